@@ -1,0 +1,349 @@
+"""Datasets: task inference, train/validation/test splits and the active dataset.
+
+``split()`` validates the data once, up front, so that every later step can trust it:
+the errors a user can fix (a misspelt target, NaN labels, inf features, ...) are raised
+here as one clear ``ValueError`` rather than deep inside pandas or scikit-learn.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+TASKS = ("auto", "classification", "regression", "clustering")
+# an integer target with at most this many distinct values is taken as class labels
+MAX_INTEGER_CLASSES = 20
+
+_active: "Split | None" = None
+
+
+def active_split() -> "Split | None":
+    """The dataset the last ``split()`` made active (``None`` before the first)."""
+    return _active
+
+
+def set_active(split_: "Split | None") -> None:
+    global _active
+    _active = split_
+
+
+@dataclass(repr=False)
+class Split:
+    """A train/validation/test split of one dataset, with the task it implies."""
+
+    X_train: pd.DataFrame
+    X_val: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series | None
+    y_val: pd.Series | None
+    y_test: pd.Series | None
+    task: str
+    target: str | None
+    classes_: np.ndarray | None = None
+    seed: int = 0
+    dropped_columns: list = field(default_factory=list)
+    fingerprint: str = ""
+    name: str | None = None
+
+    # -- convenience -----------------------------------------------------------------
+    @property
+    def feature_names(self) -> list:
+        return list(self.X_train.columns)
+
+    @property
+    def X_trainval(self) -> pd.DataFrame:
+        return pd.concat([self.X_train, self.X_val]) if len(self.X_val) else self.X_train
+
+    @property
+    def y_trainval(self) -> pd.Series | None:
+        if self.y_train is None:
+            return None
+        return pd.concat([self.y_train, self.y_val]) if len(self.X_val) else self.y_train
+
+    def part(self, name: str):
+        """``(X, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
+        if name not in ("train", "val", "test"):
+            raise ValueError(f"on={name!r} is not a split part; use 'train', 'val' or 'test'")
+        return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
+
+    def feature_types(self) -> dict:
+        return feature_types(self.X_train)
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per part (and class balance for classification) as a small table."""
+        rows = {}
+        total = len(self.X_train) + len(self.X_val) + len(self.X_test)
+        for name in ("train", "val", "test"):
+            X, y = self.part(name)
+            row = {"rows": len(X), "share": f"{len(X) / total:.0%}" if total else "0%"}
+            if self.task == "classification" and y is not None:
+                counts = y.value_counts(normalize=True)
+                for label in self.classes_:
+                    row[f"{self.target}={label}"] = f"{counts.get(label, 0.0):.1%}"
+            elif self.task == "regression" and y is not None and len(y):
+                row[f"{self.target} mean"] = f"{y.mean():.4g}"
+            rows[name] = row
+        return pd.DataFrame(rows).T
+
+    def _describe(self) -> tuple[str, str]:
+        kinds = ", ".join(f"{n} {k}" for k, n in self.feature_types().items() if n)
+        head = (f"{self.task} on target {self.target!r}" if self.target else "clustering (no target)")
+        text = f"{head}; {self.X_train.shape[1]} features ({kinds or 'none'}); seed {self.seed}"
+        notes = ""
+        if self.dropped_columns:
+            notes = f"dropped all-missing columns: {', '.join(map(str, self.dropped_columns))}"
+        return text, notes
+
+    def __repr__(self) -> str:
+        text, notes = self._describe()
+        lines = [f"Split: {text}", self.summary().to_string()]
+        if notes:
+            lines.append(notes)
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from nbml.plots.html import split_html
+
+        return split_html(self)
+
+
+# -- task inference ------------------------------------------------------------------
+
+def infer_task(y: pd.Series | None) -> str:
+    """classification for bool/object/category targets and integers with few values;
+    regression for other numbers; clustering when there is no target."""
+    if y is None:
+        return "clustering"
+    if (pd.api.types.is_bool_dtype(y) or isinstance(y.dtype, pd.CategoricalDtype)
+            or pd.api.types.is_object_dtype(y) or pd.api.types.is_string_dtype(y)):
+        return "classification"
+    if pd.api.types.is_numeric_dtype(y):
+        values = y.dropna()
+        n_unique = values.nunique()
+        integral = pd.api.types.is_integer_dtype(y) or bool(np.all(np.mod(values, 1) == 0))
+        if integral and n_unique <= MAX_INTEGER_CLASSES and n_unique < max(3, 0.5 * len(values)):
+            return "classification"
+        return "regression"
+    raise ValueError(f"target {y.name!r} has dtype {y.dtype}, which is neither numeric nor "
+                     f"categorical: convert it first (e.g. df[{y.name!r}].astype('category'))")
+
+
+def feature_types(X: pd.DataFrame) -> dict:
+    kinds = {"numeric": 0, "categorical": 0, "boolean": 0, "datetime": 0}
+    for col in X.columns:
+        kinds[column_kind(X[col])] += 1
+    return kinds
+
+
+def column_kind(s: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(s):
+        return "numeric"
+    return "categorical"
+
+
+# -- input coercion ------------------------------------------------------------------
+
+def as_frame(data, name: str = "data") -> pd.DataFrame:
+    """DataFrame from a DataFrame, Series, 2-D array-like or dict; a clear error otherwise."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.to_frame(name=data.name if data.name is not None else "x0")
+    if isinstance(data, dict):
+        return pd.DataFrame(data)
+    if isinstance(data, (np.ndarray, list, tuple)):
+        arr = np.asarray(data)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (rows × columns); got an array of shape {arr.shape}")
+        return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    raise TypeError(f"{name} must be a pandas DataFrame, Series or a 2-D numpy array; "
+                    f"got {type(data).__name__}")
+
+
+def close_matches(word, options) -> str:
+    matches = difflib.get_close_matches(str(word), [str(o) for o in options], n=3, cutoff=0.5)
+    if matches:
+        return "did you mean " + " or ".join(repr(m) for m in matches) + "?"
+    shown = ", ".join(repr(str(o)) for o in list(options)[:12])
+    more = "" if len(options) <= 12 else f", … ({len(options)} in all)"
+    return f"columns are {shown}{more}"
+
+
+def _pick_target(df: pd.DataFrame, target):
+    """Return (X, y, target_name) from a frame and a column name/index or an array."""
+    if target is None:
+        return df, None, None
+    if isinstance(target, (str, int, np.integer)) and not isinstance(target, bool):
+        if target in df.columns:
+            return df.drop(columns=[target]), df[target], target
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool) \
+                and str(target) not in map(str, df.columns) and 0 <= target < df.shape[1] \
+                and all(isinstance(c, str) for c in df.columns):
+            col = df.columns[target]
+            return df.drop(columns=[col]), df[col], col
+        raise ValueError(f"target column {target!r} is not in the data: {close_matches(target, df.columns)}")
+    y = pd.Series(np.asarray(target), index=df.index, name="target") if not isinstance(target, pd.Series) \
+        else target
+    if len(y) != len(df):
+        raise ValueError(f"target has {len(y)} values but the data has {len(df)} rows; they must match")
+    y = pd.Series(y.to_numpy(), index=df.index, name=y.name if y.name is not None else "target")
+    return df, y, y.name
+
+
+def _parse_fraction(value, name: str) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} is not a number; use a fraction such as 0.2 (or a percentage "
+                         f"such as 20)") from None
+    if 1 <= f < 100:  # a percentage, as in 70-15-15
+        f /= 100
+    if not 0 <= f < 1:
+        raise ValueError(f"{name}={value!r} is out of range; use a fraction in [0, 1) such as 0.2")
+    return f
+
+
+def parse_ratio(ratio: str) -> tuple[float, float]:
+    """``"70-15-15"`` (train-val-test, percentages or fractions) -> (test, val) fractions."""
+    parts = str(ratio).replace("/", "-").replace(":", "-").split("-")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) != 3 or any(n < 0 for n in nums) or sum(nums) <= 0 or nums[0] == 0:
+        raise ValueError(f"ratio={ratio!r} is not train-val-test; use e.g. '60-20-20' or '70-15-15'")
+    total = sum(nums)
+    return nums[2] / total, nums[1] / total
+
+
+def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
+    """A short, stable hash of the data (values, column names and dtypes)."""
+    h = hashlib.sha256()
+    h.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    h.update(repr([(str(c), str(t)) for c, t in X.dtypes.items()]).encode())
+    if y is not None:
+        h.update(pd.util.hash_pandas_object(y, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+# -- split ---------------------------------------------------------------------------
+
+def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, activate=True) -> Split:
+    """Split ``df`` into train/validation/test and make it the active dataset.
+
+    ``target`` is a column name (or a 1-D array the length of ``df``); without one the
+    task is clustering. ``test``/``val`` are fractions of all rows (or percentages), or
+    give ``ratio="70-15-15"``. Classification splits are stratified. Raises ``ValueError``
+    with one clear line for data that cannot be trained on.
+    """
+    if task not in TASKS:
+        raise ValueError(f"task={task!r} is not one of {', '.join(TASKS)}")
+    if ratio is not None:
+        test, val = parse_ratio(ratio)
+    test, val = _parse_fraction(test, "test"), _parse_fraction(val, "val")
+    if test + val >= 1:
+        raise ValueError(f"test={test:g} and val={val:g} leave no training rows; keep test + val below 1")
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError):
+        raise ValueError(f"seed={seed!r} is not an integer") from None
+
+    frame = as_frame(df)
+    if frame.shape[0] == 0:
+        raise ValueError("the data is empty (0 rows): nothing to split")
+    X, y, target_name = _pick_target(frame, target)
+    if X.shape[1] == 0:
+        raise ValueError("the data has no feature columns besides the target")
+    X = X.copy()
+    X.columns = [str(c) for c in X.columns]
+
+    if y is not None:
+        n_missing = int(y.isna().sum())
+        if n_missing:
+            where = ", ".join(map(str, y.index[y.isna()][:5]))
+            raise ValueError(f"target {target_name!r} has {n_missing} missing value(s) (rows {where}"
+                             f"{', …' if n_missing > 5 else ''}); drop them first: "
+                             f"df.dropna(subset=[{target_name!r}])")
+    if task == "auto":
+        task = infer_task(y)
+    elif task == "clustering":
+        y = None
+    elif y is None:
+        raise ValueError(f"task={task!r} needs a target column; give target=COLUMN")
+    if task == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise ValueError(f"task='regression' needs a numeric target, but {target_name!r} has dtype "
+                         f"{y.dtype}; use task='classification'")
+    if task == "regression" and pd.api.types.is_bool_dtype(y):
+        raise ValueError(f"target {target_name!r} is boolean: use task='classification'")
+
+    # all-missing columns carry no information: drop them, say so
+    all_nan = [c for c in X.columns if X[c].isna().all()]
+    if all_nan:
+        warnings.warn(f"dropped column(s) with no values at all: {', '.join(all_nan)}", stacklevel=2)
+        X = X.drop(columns=all_nan)
+        if X.shape[1] == 0:
+            raise ValueError("every feature column is entirely missing: nothing to learn from")
+    numeric = X.select_dtypes(include="number")
+    if numeric.shape[1]:
+        bad = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any()]
+        if bad:
+            raise ValueError(f"column(s) {', '.join(map(repr, bad))} contain infinite values; replace them "
+                             f"first, e.g. df.replace([np.inf, -np.inf], np.nan) (missing values are imputed)")
+
+    classes = None
+    if task == "classification":
+        classes = np.array(sorted(pd.unique(y), key=_sort_key), dtype=object if y.dtype == object else None)
+        if len(classes) < 2:
+            raise ValueError(f"target {target_name!r} has a single class ({classes[0]!r}): classification "
+                             f"needs at least two")
+        counts = y.value_counts()
+        need = 1 + (test > 0) + (val > 0)
+        if counts.min() < need:
+            rare = counts.idxmin()
+            raise ValueError(f"class {rare!r} of {target_name!r} has only {counts.min()} row(s); a stratified "
+                             f"split needs at least {need} per class: add rows, merge or drop that class")
+
+    n = len(X)
+    n_test, n_val = int(round(n * test)), int(round(n * val))
+    if n - n_test - n_val < 1:
+        raise ValueError(f"{n} rows are too few for test={test:g}, val={val:g}")
+    X_rest, X_test, y_rest, y_test = _cut(X, y, n_test, task, seed)
+    X_train, X_val, y_train, y_val = _cut(X_rest, y_rest, n_val, task, seed + 1)
+
+    result = Split(X_train, X_val, X_test, y_train, y_val, y_test, task=task, target=target_name,
+                   classes_=classes, seed=seed, dropped_columns=all_nan,
+                   fingerprint=fingerprint(X, y))
+    if activate:
+        set_active(result)
+    return result
+
+
+def _sort_key(v):
+    return (0, v) if isinstance(v, (int, float, np.number, bool, np.bool_)) else (1, str(v))
+
+
+def _cut(X, y, n_out, task, seed):
+    """Take ``n_out`` rows out (stratified for classification)."""
+    if n_out == 0:
+        empty_y = None if y is None else y.iloc[:0]
+        return X, X.iloc[:0], y, empty_y
+    from sklearn.model_selection import train_test_split
+
+    stratify = y if task == "classification" else None
+    if stratify is not None and (n_out < y.nunique() or len(y) - n_out < y.nunique()):
+        stratify = None  # too few rows to hold every class in both parts
+    if y is None:
+        a, b = train_test_split(X, test_size=n_out, random_state=seed)
+        return a, b, None, None
+    a, b, ya, yb = train_test_split(X, y, test_size=n_out, random_state=seed, stratify=stratify)
+    return a, b, ya, yb

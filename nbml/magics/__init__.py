@@ -1,0 +1,34 @@
+"""IPython magics: parse arguments, call core, return the result object.
+
+Each family lives in its own module; ``register`` adds them all to a shell together with
+the ``Nbml`` configurable behind ``%config Nbml.<option>``. Nothing heavy is imported
+here: core modules load on a magic's first use.
+"""
+from __future__ import annotations
+
+from nbml.magics.config import Nbml
+from nbml.magics.data import DataMagics
+from nbml.magics.train import TrainMagics
+
+FAMILIES = [DataMagics, TrainMagics]
+
+
+def register(shell) -> None:
+    if any(isinstance(c, Nbml) for c in shell.configurables):
+        return  # already loaded
+    config = Nbml(parent=shell)
+    shell.configurables.append(config)
+    for family in FAMILIES:
+        shell.register_magics(family(shell, config=config))
+
+
+def unregister(shell) -> None:
+    manager = shell.magics_manager
+    for family in FAMILIES:
+        instance = manager.registry.pop(family.__name__, None)
+        if instance is None:
+            continue
+        for kind, names in instance.magics.items():
+            for name in names:
+                manager.magics[kind].pop(name, None)
+    shell.configurables[:] = [c for c in shell.configurables if not isinstance(c, Nbml)]

@@ -1,0 +1,79 @@
+"""What every magic family shares: user-facing errors, variable lookup, running cells."""
+from __future__ import annotations
+
+import ast
+import contextlib
+import sys
+import traceback
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics
+
+
+class NbmlMagicsBase(Magics):
+    """A magic family with access to the shared ``Nbml`` configuration."""
+
+    def __init__(self, shell, config):
+        super().__init__(shell)
+        self.nbml = config
+
+    def option(self, value, name):
+        """The value given on the line, else the ``%config Nbml.<name>`` default."""
+        return getattr(self.nbml, name) if value is None else value
+
+    def lookup(self, expr: str, what: str = "variable"):
+        """Evaluate a variable name (or short expression) in the user namespace."""
+        expr = expr.strip()
+        if not expr:
+            raise UsageError(f"missing {what}")
+        if expr.isidentifier():
+            if expr not in self.shell.user_ns:
+                raise UsageError(f"name {expr!r} is not defined in the notebook")
+            return self.shell.user_ns[expr]
+        try:
+            return self.shell.ev(expr)
+        except Exception as exc:
+            raise UsageError(f"could not evaluate {expr!r}: {type(exc).__name__}: {exc}") from None
+
+    def store(self, name, value):
+        if name:
+            if not name.isidentifier():
+                raise UsageError(f"-o {name!r} is not a valid variable name")
+            self.shell.user_ns[name] = value
+
+    def run_body(self, body: str, what: str = "model"):
+        """Run a cell body in the user namespace; return the value of its last expression."""
+        filename = f"<cell of %%{what}>"
+        try:
+            tree = ast.parse(body, filename=filename)
+        except SyntaxError as exc:
+            raise UsageError(f"syntax error in the cell, line {exc.lineno}: {exc.msg}") from None
+        if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+            raise UsageError(f"the cell must end with an expression that is the {what}, e.g. "
+                             f"LogisticRegression()")
+        last = ast.Expression(tree.body.pop().value)
+        ns = self.shell.user_ns
+        try:
+            exec(compile(tree, filename, "exec"), ns)
+            return eval(compile(last, filename, "eval"), ns)
+        except Exception as exc:
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
+            where = f", line {lines[-1]}" if lines else ""
+            raise UsageError(f"the cell raised {type(exc).__name__}{where}: {exc}") from None
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Turn the clear ``ValueError``/``TypeError`` that core raises for bad input into a
+    one-line ``UsageError`` (no traceback)."""
+    try:
+        yield
+    except UsageError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise UsageError(str(message)) from None
+
+
+def warn(message: str):
+    print(message, file=sys.stderr)

@@ -1,0 +1,90 @@
+"""``%%train`` / ``%train`` and ``%evaluate``."""
+from __future__ import annotations
+
+from IPython.core.error import UsageError
+from IPython.core.magic import line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
+
+from nbml.magics.common import NbmlMagicsBase, user_errors
+
+# %%train options passed through to torch models (dest -> estimator parameter)
+TORCH_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
+                 "patience", "init", "clip", "class_weight", "device")
+
+
+@magics_class
+class TrainMagics(NbmlMagicsBase):
+    @magic_arguments()
+    @argument("model", nargs="*", help="(line form) the model expression, e.g. LogisticRegression(C=0.5)")
+    @argument("-o", "--out", default=None, help="store the TrainResult in this variable")
+    @argument("--cv", type=int, default=None, help="K-fold cross-validation on train+val (default: none)")
+    @argument("--preprocess", choices=["auto", "none"], default=None,
+              help="auto: impute, scale, one-hot, expand dates inside the pipeline; none: as given")
+    @argument("--data", default=None, help="train on this DataFrame instead of the active split")
+    @argument("--target", default=None, help="target column of --data")
+    @argument("--seed", type=int, default=None, help="seed (default: the split's)")
+    @argument("--n-jobs", type=int, default=None, help="parallel CV folds (-1: all cores)")
+    @argument_group("torch models (a cell ending in a torch.nn.Module)")
+    @argument("--epochs", type=int, default=None)
+    @argument("--batch-size", type=int, default=None)
+    @argument("--lr", type=float, default=None, help="learning rate")
+    @argument("--optimizer", default=None, help="sgd | adam | adamw | rmsprop")
+    @argument("--momentum", type=float, default=None)
+    @argument("--weight-decay", type=float, default=None, help="L2 penalty")
+    @argument("--scheduler", default=None,
+              help="step:STEP:GAMMA | cosine | onecycle | plateau:PATIENCE:FACTOR | exponential:GAMMA")
+    @argument("--patience", type=int, default=None, help="early stopping on validation loss")
+    @argument("--init", default=None, help="xavier | he | normal | default")
+    @argument("--clip", type=float, default=None, help="gradient-norm clipping")
+    @argument("--class-weight", default=None, help="balanced")
+    @argument("--device", default=None, help="auto | cpu | cuda")
+    @line_cell_magic("train")
+    def train_magic(self, line, cell=None):
+        """Train a model on the active split (see %split) and show train vs validation metrics.
+
+        As a cell magic, the cell is Python run in the notebook; its last expression is the
+        model (scikit-learn estimator, Pipeline or torch.nn.Module). As a line magic, the rest
+        of the line is the model expression. Returns a TrainResult.
+        """
+        from nbml.training import train
+
+        args = parse_argstring(self.train_magic, line)
+        if cell is None:
+            if not args.model:
+                raise UsageError("give a model: %train LogisticRegression() (or use %%train with a cell)")
+            model = self.lookup(" ".join(args.model), "model")
+        else:
+            if args.model:
+                raise UsageError(f"unexpected {' '.join(args.model)!r} on the %%train line; options start with --")
+            model = self.run_body(cell, "train")
+        data = self.lookup(args.data, "DataFrame") if args.data else None
+        if data is not None and args.target is None and not hasattr(data, "weights"):
+            raise UsageError("--data needs --target COL")
+        cv = self.option(args.cv, "cv") or None
+        torch_options = {k: getattr(args, k) for k in TORCH_OPTIONS if getattr(args, k) is not None}
+        seed = args.seed if args.seed is not None else (self.nbml.seed if data is not None else None)
+        with user_errors():
+            result = train(model, cv=cv, preprocess=self.option(args.preprocess, "preprocess"), seed=seed,
+                           n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=args.target,
+                           **torch_options)
+        self.store(args.out, result)
+        return result
+
+    @magic_arguments()
+    @argument("result", help="a TrainResult variable (from %%train -o NAME)")
+    @argument("--on", default="val", choices=["val", "test", "train"],
+              help="val (default), or test: the final check on the untouched test rows")
+    @argument("--plots", default=None,
+              help="comma-separated: roc,pr,cm,residuals,actual,learning,calibration")
+    @argument("-o", "--out", default=None, help="store the Evaluation in this variable")
+    @line_magic("evaluate")
+    def evaluate_magic(self, line):
+        """Metrics and plots of a trained result on its validation or test rows."""
+        from nbml.evaluation import evaluate
+
+        args = parse_argstring(self.evaluate_magic, line)
+        result = self.lookup(args.result, "result")
+        with user_errors():
+            evaluation = evaluate(result, on=args.on, plots=args.plots)
+        self.store(args.out, evaluation)
+        return evaluation

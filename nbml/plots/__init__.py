@@ -1,0 +1,170 @@
+"""Plots of predictions, drawn with scikit-learn's Display classes.
+
+Views only draw: they take ``Predictions`` (or precomputed curves) that core made. Figures
+are ``matplotlib.figure.Figure`` objects made without pyplot, so nothing piles up in a
+global figure list and each can be rendered to PNG exactly once.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration")
+DEFAULT_PLOTS = {"classification": ("roc", "cm"), "regression": ("residuals", "actual"), "clustering": ()}
+_NEEDS = {"roc": "classification", "pr": "classification", "cm": "classification", "calibration":
+          "classification", "residuals": "regression", "actual": "regression"}
+
+
+def parse_plots(plots, task: str) -> tuple:
+    """``"roc,cm"`` / a list / None (the task's defaults) → a tuple of valid plot names."""
+    if plots is None or plots == "auto":
+        return DEFAULT_PLOTS[task]
+    if isinstance(plots, str):
+        plots = [p.strip() for p in plots.split(",") if p.strip()]
+    kinds = tuple(plots)
+    for kind in kinds:
+        if kind not in PLOTS:
+            raise ValueError(f"plots={kind!r} is not a plot; choose from {', '.join(PLOTS)}")
+        if _NEEDS.get(kind, task) != task:
+            allowed = [p for p in PLOTS if _NEEDS.get(p, task) == task]
+            raise ValueError(f"plot {kind!r} needs a {_NEEDS[kind]} task but this one is {task}; "
+                             f"choose from {', '.join(allowed)}")
+    return kinds
+
+
+def new_figure(ncols: int = 1, width: float = 4.2, height: float = 3.6):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width * ncols, height), layout="constrained")
+    axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def plot_predictions(pred, kind: str = "auto", ax=None, learning=None):
+    """Draw ``kind`` for ``pred`` (a ``nbml.training.Predictions``) on ``ax`` (or a new
+    figure); returns the Figure."""
+    if kind == "auto":
+        kind = DEFAULT_PLOTS[pred.task][0]
+    parse_plots([kind], pred.task)
+    if ax is None:
+        fig, (ax,) = new_figure(1)
+    else:
+        fig = ax.figure
+    if kind == "learning":
+        if learning is None:
+            raise ValueError("the learning curve is computed by nbml.evaluate(result, plots='learning')")
+        learning.plot(ax=ax)
+    else:
+        DRAW[kind](pred, ax)
+    return fig
+
+
+def _binary_score(pred):
+    if pred.proba is not None:
+        return pred.proba[:, 1]
+    if pred.scores is not None:
+        return np.asarray(pred.scores).reshape(len(pred.y_pred), -1)[:, -1]
+    return None
+
+
+def _no_scores(ax, what):
+    ax.text(0.5, 0.5, f"no {what}:\nthe model gives no probabilities", ha="center", va="center")
+    ax.set_axis_off()
+
+
+def draw_roc(pred, ax):
+    from sklearn.metrics import RocCurveDisplay
+
+    classes = pred.classes
+    if len(classes) == 2:
+        score = _binary_score(pred)
+        if score is None:
+            return _no_scores(ax, "ROC curve")
+        RocCurveDisplay.from_predictions(pred.y_true, score, pos_label=classes[1], ax=ax,
+                                         name=f"{pred.label}", plot_chance_level=True)
+    else:
+        if pred.proba is None:
+            return _no_scores(ax, "ROC curve")
+        for j, label in enumerate(classes[:10]):
+            RocCurveDisplay.from_predictions(pred.y_true == label, pred.proba[:, j], ax=ax, name=f"{label} vs rest",
+                                             plot_chance_level=(j == 0))
+        if len(classes) > 10:
+            ax.set_title(f"first 10 of {len(classes)} classes")
+    ax.set_title(ax.get_title() or f"ROC ({pred.label})")
+
+
+def draw_pr(pred, ax):
+    from sklearn.metrics import PrecisionRecallDisplay
+
+    classes = pred.classes
+    if len(classes) == 2:
+        score = _binary_score(pred)
+        if score is None:
+            return _no_scores(ax, "precision-recall curve")
+        PrecisionRecallDisplay.from_predictions(pred.y_true, score, pos_label=classes[1], ax=ax,
+                                                name=pred.label, plot_chance_level=True)
+    else:
+        if pred.proba is None:
+            return _no_scores(ax, "precision-recall curve")
+        for j, label in enumerate(classes[:10]):
+            PrecisionRecallDisplay.from_predictions(pred.y_true == label, pred.proba[:, j], ax=ax,
+                                                    name=f"{label} vs rest")
+    ax.set_title(f"Precision-recall ({pred.label})")
+
+
+def draw_cm(pred, ax):
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    ConfusionMatrixDisplay.from_predictions(pred.y_true, pred.y_pred, labels=pred.classes, ax=ax,
+                                            colorbar=False, xticks_rotation=45 if len(pred.classes) > 4 else 0)
+    ax.set_title(f"Confusion matrix ({pred.label})")
+
+
+def draw_calibration(pred, ax):
+    from sklearn.calibration import CalibrationDisplay
+
+    if len(pred.classes) != 2 or pred.proba is None:
+        ax.text(0.5, 0.5, "calibration needs a binary\nclassifier with probabilities", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    CalibrationDisplay.from_predictions(pred.y_true == pred.classes[1], pred.proba[:, 1], n_bins=10, ax=ax,
+                                        name=pred.label)
+    ax.set_title(f"Calibration ({pred.label})")
+
+
+def draw_residuals(pred, ax):
+    from sklearn.metrics import PredictionErrorDisplay
+
+    PredictionErrorDisplay.from_predictions(pred.y_true, pred.y_pred, kind="residual_vs_predicted", ax=ax,
+                                            subsample=2000, random_state=0)
+    ax.set_title(f"Residuals ({pred.label})")
+
+
+def draw_actual(pred, ax):
+    from sklearn.metrics import PredictionErrorDisplay
+
+    PredictionErrorDisplay.from_predictions(pred.y_true, pred.y_pred, kind="actual_vs_predicted", ax=ax,
+                                            subsample=2000, random_state=0)
+    ax.set_title(f"Predicted vs actual ({pred.label})")
+
+
+DRAW = {"roc": draw_roc, "pr": draw_pr, "cm": draw_cm, "calibration": draw_calibration,
+        "residuals": draw_residuals, "actual": draw_actual}
+
+
+def figure_of(pred, kinds, learning=None):
+    """One figure with ``kinds`` side by side (None when there is nothing to draw)."""
+    if not kinds:
+        return None
+    fig, axes = new_figure(len(kinds))
+    for kind, ax in zip(kinds, axes):
+        plot_predictions(pred, kind, ax=ax, learning=learning)
+    return fig
+
+
+def png_base64(fig, dpi: int = 80) -> str:
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return base64.b64encode(buf.getvalue()).decode("ascii")

@@ -1,0 +1,99 @@
+"""Text and HTML representations of nbml's result objects (what a cell shows)."""
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+
+from nbml import options
+
+_STYLE = ("<style>.nbml{font-family:var(--jp-ui-font-family,sans-serif);font-size:13px}"
+          ".nbml table{border-collapse:collapse;margin:4px 0}"
+          ".nbml th,.nbml td{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}"
+          ".nbml th:first-child,.nbml td:first-child{text-align:left}"
+          ".nbml .head{font-weight:600;margin-bottom:2px}.nbml .note{color:#a15c00;margin:4px 0}"
+          ".nbml .muted{color:#777}.nbml img{max-width:100%}</style>")
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        return f"{v:.4f}" if abs(v) < 1e4 else f"{v:.4g}"
+    return str(v)
+
+
+def metric_table(result) -> pd.DataFrame:
+    """Train and validation side by side; with CV ``mean ± 2·std``."""
+    if result.cv is None:
+        return pd.DataFrame({"train": [fmt(result.train_metrics.get(m, math.nan)) for m in result.metrics],
+                             "validation": [fmt(v) for v in result.metrics.values()]},
+                            index=list(result.metrics))
+    s = result.cv_summary
+    return pd.DataFrame({"train": [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(s["train"], s["train ±"])],
+                         "validation": [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(s["validation"], s["validation ±"])]},
+                        index=s.index)
+
+
+def _headline(result) -> str:
+    how = (f"{len(result.cv)}-fold CV on train+val ({len(result.split.X_trainval)} rows)" if result.cv is not None
+           else f"fit on {len(result.split.X_train)} rows, validated on {len(result.split.X_val)}")
+    return f"{result.name} — {result.task}, {how}, {result.fit_time:.2f} s fitting"
+
+
+def result_text(result) -> str:
+    lines = [_headline(result), metric_table(result).to_string()]
+    if result.diagnosis:
+        lines.append(result.diagnosis)
+    return "\n".join(lines)
+
+
+def _figure_html(fig) -> str:
+    from nbml.plots import png_base64
+
+    return f'<img src="data:image/png;base64,{png_base64(fig)}"/>'
+
+
+def result_html(result) -> str:
+    from nbml.plots import DEFAULT_PLOTS, figure_of
+
+    parts = [_STYLE, '<div class="nbml">', f'<div class="head">{html.escape(_headline(result))}</div>',
+             metric_table(result).to_html(border=0)]
+    if result.diagnosis:
+        parts.append(f'<div class="note">⚠ {html.escape(result.diagnosis)}</div>')
+    if options.plots and result.predictions is not None:
+        if "main" not in result._figures:
+            fig = figure_of(result.predictions, DEFAULT_PLOTS[result.task])
+            result._figures["main"] = _figure_html(fig) if fig is not None else ""
+        parts.append(result._figures["main"])
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def split_html(split) -> str:
+    text, notes = split._describe()
+    parts = [_STYLE, '<div class="nbml">', f'<div class="head">Split: {html.escape(text)}</div>',
+             split.summary().to_html(border=0)]
+    if notes:
+        parts.append(f'<div class="note">{html.escape(notes)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def evaluation_text(ev) -> str:
+    table = pd.DataFrame({ev.on: [fmt(v) for v in ev.metrics.values()]}, index=list(ev.metrics))
+    return f"{ev.name} on {ev.on} ({ev.n_rows} rows)\n{table.to_string()}"
+
+
+def evaluation_html(ev) -> str:
+    table = pd.DataFrame({ev.on: [fmt(v) for v in ev.metrics.values()]}, index=list(ev.metrics))
+    parts = [_STYLE, '<div class="nbml">',
+             f'<div class="head">{html.escape(ev.name)} on {html.escape(ev.on)} ({ev.n_rows} rows)</div>',
+             table.to_html(border=0)]
+    if options.plots:
+        fig = ev.figure()
+        if fig is not None:
+            parts.append(_figure_html(fig))
+    parts.append("</div>")
+    return "".join(parts)

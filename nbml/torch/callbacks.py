@@ -1,0 +1,248 @@
+"""Training callbacks: small strategy objects the trainer calls.
+
+A callback is any object with some of these methods (all optional):
+
+- ``on_train_begin(estimator)``
+- ``on_epoch_end(estimator, history)`` -- ``history`` is the DataFrame of the epochs so far
+  (columns ``epoch, train_loss, val_loss, val_<metric>, lr, time``). Raising stops training and
+  the exception propagates (e.g. ``optuna.TrialPruned``); ``KeyboardInterrupt`` stops training
+  like Ctrl-C and keeps the best weights and the history.
+- ``on_train_end(estimator)``
+
+``TextProgress`` prints plain text (terminal); ``LiveLossPlot`` is the notebook view: one PNG
+displayed once and updated in place. IPython and matplotlib are imported inside the methods.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+
+def _best_epoch(history):
+    """Epoch with the lowest validation loss (train loss when there is no validation)."""
+    if history is None or len(history) == 0:
+        return None
+    column = "val_loss" if history["val_loss"].notna().any() else "train_loss"
+    return int(history.loc[history[column].idxmin(), "epoch"])
+
+
+def _metric_column(history):
+    return next((c for c in history.columns if c.startswith("val_") and c != "val_loss"), None)
+
+
+def _fmt_seconds(seconds):
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def progress_line(estimator, history, done=False):
+    """``epoch 3/20 · 0.2s/epoch · ETA 3.4s · best epoch 2 (val_loss 0.31)``."""
+    epochs = getattr(estimator, "epochs", None)
+    if history is None or len(history) == 0:
+        return f"epoch 0/{epochs}" if epochs else "starting"
+    last = history.iloc[-1]
+    epoch = int(last["epoch"])
+    per_epoch = float(history["time"].mean())
+    parts = [f"epoch {epoch}/{epochs}" if epochs else f"epoch {epoch}"]
+    parts.append(f"{per_epoch:.2g}s/epoch")
+    if not done and epochs:
+        parts.append(f"ETA {_fmt_seconds(per_epoch * (epochs - epoch))}")
+    best = _best_epoch(history)
+    if best is not None:
+        column = "val_loss" if history["val_loss"].notna().any() else "train_loss"
+        value = float(history.loc[history["epoch"] == best, column].iloc[0])
+        parts.append(f"best epoch {best} ({column} {value:.4g})")
+    if done:
+        if getattr(estimator, "interrupted_", False):
+            parts.append("interrupted")
+        elif epochs and epoch < epochs:
+            parts.append("stopped early")
+        else:
+            parts.append("done")
+    return " · ".join(parts)
+
+
+class TextProgress:
+    """Plain-text progress: one line per epoch, at most one every ``min_interval`` seconds
+    (the last epoch is always printed)."""
+
+    def __init__(self, min_interval=0.0, file=None):
+        self.min_interval = min_interval
+        self.file = file
+
+    def _print(self, text):
+        print(text, file=self.file or sys.stdout, flush=True)
+
+    def on_train_begin(self, estimator):
+        self._last = -math.inf
+        self._history = None
+        self._printed_epoch = None
+        self._epochs = getattr(estimator, "epochs", None)
+
+    def _line(self, history):
+        row = history.iloc[-1]
+        epochs = self._epochs
+        parts = [f"epoch {int(row['epoch']):>3}" + (f"/{epochs}" if epochs else "")]
+        parts.append(f"train_loss {row['train_loss']:.4f}")
+        if not math.isnan(row["val_loss"]):
+            parts.append(f"val_loss {row['val_loss']:.4f}")
+            metric = _metric_column(history)
+            if metric is not None:
+                parts.append(f"{metric} {row[metric]:.4f}")
+        parts.append(f"lr {row['lr']:.3g}")
+        parts.append(f"{row['time']:.2f}s")
+        return "  ".join(parts)
+
+    def on_epoch_end(self, estimator, history):
+        self._epochs = getattr(estimator, "epochs", None)
+        self._history = history
+        now = time.perf_counter()
+        if now - self._last >= self.min_interval:
+            self._last = now
+            self._printed_epoch = int(history["epoch"].iloc[-1])
+            self._print(self._line(history))
+
+    def on_train_end(self, estimator):
+        history = self._history
+        if history is None or len(history) == 0:
+            return
+        if self._printed_epoch != int(history["epoch"].iloc[-1]):
+            self._print(self._line(history))
+        self._print(progress_line(estimator, history, done=True))
+
+
+class LiveLossPlot:
+    """Notebook view: loss, metric and learning-rate curves redrawn in place.
+
+    The figure is a plain ``matplotlib.figure.Figure`` (no pyplot state), rendered to PNG and
+    displayed once with a display id; later epochs update that same output. Redraws happen at
+    most every ``min_interval`` seconds and take at most ~``max_share`` of the training time;
+    the last epoch is always drawn, with a marker at the best epoch.
+    """
+
+    def __init__(self, min_interval=0.5, figsize=(10, 3.2), dpi=80, max_share=0.1):
+        self.min_interval = min_interval
+        self.figsize = figsize
+        self.dpi = dpi
+        self.max_share = max_share
+        self.handle = None
+        self.figure = None
+        self.n_draws = 0
+
+    # -- drawing
+    def _new_figure(self):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
+        FigureCanvasAgg(figure)
+        return figure
+
+    def draw(self, estimator, history, done=False):
+        """Redraw the figure from ``history``; returns the PNG bytes."""
+        import io
+
+        figure = self.figure
+        figure.clear()
+        ax_loss, ax_metric, ax_lr = figure.subplots(1, 3)
+        if history is not None and len(history):
+            epochs = history["epoch"]
+            ax_loss.plot(epochs, history["train_loss"], label="train", color="C0")
+            has_val = history["val_loss"].notna().any()
+            if has_val:
+                ax_loss.plot(epochs, history["val_loss"], label="validation", color="C1")
+            metric = _metric_column(history)
+            if metric is not None and history[metric].notna().any():
+                ax_metric.plot(epochs, history[metric], color="C2")
+            ax_lr.plot(epochs, history["lr"], color="C3")
+            best = _best_epoch(history)
+            if best is not None:
+                column = "val_loss" if has_val else "train_loss"
+                value = history.loc[history["epoch"] == best, column].iloc[0]
+                ax_loss.axvline(best, color="0.5", linestyle=":", linewidth=1)
+                ax_loss.plot([best], [value], marker="o", color="C3", label=f"best (epoch {best})")
+                if metric is not None and history[metric].notna().any():
+                    ax_metric.axvline(best, color="0.5", linestyle=":", linewidth=1)
+            ax_loss.legend(loc="upper right", fontsize="small")
+            if len(history) > 1 and (history["lr"] > 0).all() and history["lr"].nunique() > 1:
+                ax_lr.set_yscale("log")
+            epochs_total = getattr(estimator, "epochs", None)
+            if epochs_total:
+                for ax in (ax_loss, ax_metric, ax_lr):
+                    ax.set_xlim(0.5, max(epochs_total, 1) + 0.5)
+        metric_name = _metric_column(history) if history is not None else None
+        ax_loss.set_title("loss")
+        ax_metric.set_title((metric_name or "val_metric").replace("_", " "))
+        ax_lr.set_title("learning rate")
+        for ax in (ax_loss, ax_metric, ax_lr):
+            ax.set_xlabel("epoch")
+        figure.suptitle(progress_line(estimator, history, done=done), fontsize="medium")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=self.dpi)
+        self.n_draws += 1
+        return buffer.getvalue()
+
+    def _show(self, png):
+        from IPython.display import Image, display
+
+        image = Image(data=png, format="png")
+        if self.handle is None:
+            self.handle = display(image, display_id=True)
+        else:
+            self.handle.update(image)
+
+    # -- callback protocol
+    def on_train_begin(self, estimator):
+        self.figure = self._new_figure()
+        self.handle = None
+        self.n_draws = 0
+        self._history = None
+        self._started = time.perf_counter()
+        self._next = -math.inf
+        self._drawing_time = 0.0
+        self._show(self.draw(estimator, None))
+
+    def on_epoch_end(self, estimator, history):
+        self._history = history
+        now = time.perf_counter()
+        if now < self._next:
+            return
+        png = self.draw(estimator, history)
+        self._show(png)
+        took = time.perf_counter() - now
+        self._drawing_time += took
+        # keep drawing to a small share of the run: wait at least took / max_share before the next
+        self._next = time.perf_counter() + max(self.min_interval, took / self.max_share - took)
+
+    def on_train_end(self, estimator):
+        if self.figure is None:
+            return
+        self._show(self.draw(estimator, self._history, done=True))
+
+
+class OptunaPruning:
+    """Reports ``monitor`` to an Optuna trial each epoch and raises ``optuna.TrialPruned`` when
+    the trial's pruner says so. Lower is better for losses; the study's direction decides."""
+
+    def __init__(self, trial, monitor="val_loss"):
+        self.trial = trial
+        self.monitor = monitor
+
+    def on_epoch_end(self, estimator, history):
+        import optuna
+
+        value = float(history[self.monitor].iloc[-1])
+        if math.isnan(value):
+            value = float(history["train_loss"].iloc[-1])
+        epoch = int(history["epoch"].iloc[-1])
+        self.trial.report(value, epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.monitor}={value:.4g})")

@@ -1,0 +1,426 @@
+"""``train()``: fit a model on the active split, score it, cross-validate it.
+
+The model is wrapped in the preprocessing pipeline (``nbml.preprocess``) and every fold
+fits its own copy, so preprocessing never sees the rows it is scored on.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nbml import metrics as _metrics
+from nbml.data import Split, active_split, split as _split
+
+# words used when train and validation differ by more than this (primary metric)
+GAP_WARNING = {"accuracy": 0.05, "r2": 0.10, "silhouette": 0.10}
+
+
+class NoActiveSplit(ValueError):
+    pass
+
+
+@dataclass
+class Predictions:
+    """What a model predicted on one set of rows: the input of metrics and plots."""
+
+    task: str
+    y_true: np.ndarray | None
+    y_pred: np.ndarray
+    classes: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    X: object = None  # clustering: the (transformed) features the labels refer to
+    label: str = "validation"
+
+    def metrics(self, seed: int = 0) -> dict:
+        return _metrics.compute(self.task, self.y_true, self.y_pred, classes=self.classes,
+                                proba=self.proba, scores=self.scores, X=self.X, seed=seed)
+
+
+# -- model inspection ------------------------------------------------------------------
+
+def final_estimator(model):
+    """The last step of a Pipeline (or the model itself)."""
+    steps = getattr(model, "steps", None)
+    return final_estimator(steps[-1][1]) if steps else model
+
+
+def model_task(model) -> str | None:
+    """'classification', 'regression', 'clustering' or None (unknown) from the estimator type."""
+    est = final_estimator(model)
+    kind = getattr(est, "_estimator_type", None)
+    if kind is None:
+        try:
+            kind = est.__sklearn_tags__().estimator_type
+        except Exception:
+            kind = None
+    return {"classifier": "classification", "regressor": "regression", "clusterer": "clustering"}.get(kind)
+
+
+def is_torch_module(obj) -> bool:
+    cls = type(obj)
+    return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in cls.__mro__)
+
+
+def check_model(model, task: str):
+    """Raise a clear error if ``model`` is not an estimator or does not fit ``task``."""
+    if isinstance(model, type) and hasattr(model, "fit"):
+        raise TypeError(f"got the class {model.__name__}, not a model: call it, e.g. {model.__name__}()")
+    if not hasattr(model, "fit") or not hasattr(model, "get_params"):
+        raise TypeError(f"the model is a {type(model).__name__}, not a scikit-learn estimator, Pipeline or "
+                        f"torch.nn.Module: end the cell with a model such as LogisticRegression()")
+    kind = model_task(model)
+    name = type(final_estimator(model)).__name__
+    if kind == "regression" and task == "classification":
+        raise ValueError(f"{name} is a regressor but the target is categorical (classification): use a "
+                         f"classifier such as LogisticRegression, or split with task='regression' on a "
+                         f"numeric target")
+    if kind == "classification" and task == "regression":
+        raise ValueError(f"{name} is a classifier but the target is continuous (regression): use a "
+                         f"regressor such as Ridge, or split with task='classification'")
+    if kind == "clustering" and task != "clustering":
+        raise ValueError(f"{name} is a clustering model but the split has a target ({task}): split "
+                         f"without a target for clustering")
+    if task == "clustering" and kind in ("classification", "regression"):
+        raise ValueError(f"{name} needs a target but the split has none (clustering): split with "
+                         f"target=COLUMN")
+
+
+def seed_model(model, seed: int):
+    """Give every ``random_state`` left as None the seed, so a run is repeatable."""
+    try:
+        params = model.get_params(deep=True)
+    except Exception:
+        return model
+    fixes = {k: seed for k, v in params.items() if k.split("__")[-1] in ("random_state", "seed") and v is None}
+    if fixes:
+        model.set_params(**fixes)
+    return model
+
+
+def describe_error(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+# -- fitting and scoring -----------------------------------------------------------------
+
+def predict(model, X, task: str, label: str = "validation", y=None) -> Predictions:
+    """Predictions (and probabilities or decision scores where the model has them)."""
+    if task == "clustering":
+        Xt = transformed(model, X)
+        labels = final_estimator(model).predict(Xt) if hasattr(final_estimator(model), "predict") \
+            else final_estimator(model).labels_
+        return Predictions(task, None, np.asarray(labels), X=Xt, label=label)
+    y_pred = np.asarray(model.predict(X))
+    proba = scores = classes = None
+    if task == "classification":
+        classes = np.asarray(model.classes_)
+        if hasattr(model, "predict_proba"):
+            try:
+                proba = np.asarray(model.predict_proba(X))
+            except (AttributeError, NotImplementedError):
+                proba = None
+        if proba is None and hasattr(model, "decision_function"):
+            scores = np.asarray(model.decision_function(X))
+    return Predictions(task, None if y is None else np.asarray(y), y_pred, classes, proba, scores, label=label)
+
+
+def transformed(model, X):
+    steps = getattr(model, "steps", None)
+    if steps and len(steps) > 1:
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline(steps[:-1]).transform(X)
+    return np.asarray(X)
+
+
+def _fit(model, X, y, task, fit_params=None):
+    if task == "clustering":
+        model.fit(X, **(fit_params or {}))
+    else:
+        model.fit(X, y, **(fit_params or {}))
+    return model
+
+
+def _fold(pipeline, X, y, task, train_idx, test_idx, seed, fit_params):
+    from sklearn.base import clone
+
+    model = clone(pipeline)
+    X_tr, X_te = X.iloc[train_idx], X.iloc[test_idx]
+    y_tr = None if y is None else y.iloc[train_idx]
+    y_te = None if y is None else y.iloc[test_idx]
+    start = time.perf_counter()
+    _fit(model, X_tr, y_tr, task, fit_params)
+    fit_time = time.perf_counter() - start
+    start = time.perf_counter()
+    held_out = predict(model, X_te, task, y=y_te)
+    val = held_out.metrics(seed)
+    train = predict(model, X_tr, task, y=y_tr).metrics(seed)
+    score_time = time.perf_counter() - start
+    return val, train, held_out, fit_time, score_time
+
+
+def make_folds(task: str, k: int, seed: int):
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    cls = StratifiedKFold if task == "classification" else KFold
+    return cls(n_splits=k, shuffle=True, random_state=seed)
+
+
+def check_folds(k, X, y, task):
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 2:
+        raise ValueError(f"cv={k!r} is not a fold count; use an integer of at least 2, e.g. cv=5")
+    if len(X) < k:
+        raise ValueError(f"cv={k} needs at least {k} rows but train+val has {len(X)}; use fewer folds")
+    if task == "classification":
+        counts = y.value_counts()
+        if counts.min() < k:
+            raise ValueError(f"class {counts.idxmin()!r} has {counts.min()} row(s) in train+val, fewer than "
+                             f"cv={k} folds (stratified CV needs classes × folds = {len(counts)} × {k} at "
+                             f"least, one per class per fold): use cv={max(2, counts.min())} or fewer")
+
+
+def cross_validate(pipeline, X, y, task, k=5, seed=0, n_jobs=None, fit_params=None):
+    """K-fold CV (stratified for classification): per-fold metrics (validation and train)
+    as a DataFrame, and the out-of-fold predictions of every row."""
+    check_folds(k, X, y, task)
+    folds = list(make_folds(task, k, seed).split(X, y if task == "classification" else None))
+    args = [(pipeline, X, y, task, tr, te, seed, fit_params) for tr, te in folds]
+    if n_jobs in (None, 1):
+        outcomes = [_fold(*a) for a in args]
+    else:
+        from joblib import Parallel, delayed
+
+        outcomes = Parallel(n_jobs=n_jobs)(delayed(_fold)(*a) for a in args)
+    rows = []
+    for i, (val, train, _, fit_time, score_time) in enumerate(outcomes, 1):
+        row = dict(val)
+        row.update({f"train_{m}": v for m, v in train.items()})
+        row.update(fit_time=fit_time, score_time=score_time)
+        rows.append(pd.Series(row, name=i))
+    table = pd.DataFrame(rows)
+    table.index.name = "fold"
+    oof = _out_of_fold(folds, [o[2] for o in outcomes], len(X), task, y)
+    return table, oof
+
+
+def _out_of_fold(folds, preds, n, task, y):
+    if task == "clustering":
+        return None  # cluster ids of different folds are not comparable
+    order = np.concatenate([te for _, te in folds])
+    y_pred = np.concatenate([p.y_pred for p in preds])[np.argsort(order)]
+    first = preds[0]
+
+    def stack(attr):
+        parts = [getattr(p, attr) for p in preds]
+        if any(part is None for part in parts) or len({np.shape(part)[1:] for part in parts}) != 1:
+            return None
+        return np.concatenate(parts)[np.argsort(order)]
+
+    return Predictions(task, np.asarray(y), y_pred, first.classes, stack("proba"), stack("scores"),
+                       label="out-of-fold")
+
+
+# -- the result ------------------------------------------------------------------------
+
+@dataclass(repr=False)
+class TrainResult:
+    """A trained model with its validation metrics (and CV folds, history, plots)."""
+
+    task: str
+    metrics: dict
+    train_metrics: dict
+    cv: pd.DataFrame | None
+    split: Split
+    name: str
+    params: dict
+    predictions: Predictions | None  # validation (or out-of-fold) predictions behind the plots
+    fit_time: float
+    preprocess: str = "auto"
+    seed: int = 0
+    _model: object = None
+    _pipeline: object = None
+    _fit_params: dict = field(default_factory=dict)
+    _figures: dict = field(default_factory=dict)
+
+    # The fitted model. With cross-validation it is fit on the training rows when first
+    # asked for: CV scores are what comparing models needs, and a model that is not picked
+    # never costs a fit.
+    @property
+    def model(self):
+        if self._model is None:
+            from sklearn.base import clone
+
+            self._model = _fit(clone(self._pipeline), self.split.X_train, self.split.y_train, self.task,
+                               self._fit_params)
+        return self._model
+
+    @property
+    def estimator(self):
+        """The fitted model without its preprocessing."""
+        return final_estimator(self.model)
+
+    @property
+    def history(self) -> pd.DataFrame | None:
+        """Per-epoch history of iterative models (torch), else None."""
+        return getattr(self.estimator, "history_", None)
+
+    def predict(self, X):
+        return self.model.predict(X)
+
+    def predict_proba(self, X):
+        if not hasattr(self.model, "predict_proba"):
+            raise AttributeError(f"{self.name} has no predict_proba (it gives no probabilities)")
+        return self.model.predict_proba(X)
+
+    @property
+    def cv_summary(self) -> pd.DataFrame | None:
+        """Per metric: train and validation mean and 2·std over the folds."""
+        if self.cv is None:
+            return None
+        names = [m for m in self.metrics]
+        rows = {}
+        for m in names:
+            rows[m] = {"train": self.cv[f"train_{m}"].mean(), "train ±": 2 * self.cv[f"train_{m}"].std(ddof=0),
+                       "validation": self.cv[m].mean(), "validation ±": 2 * self.cv[m].std(ddof=0)}
+        return pd.DataFrame(rows).T
+
+    def table(self) -> pd.DataFrame:
+        """Train and validation metrics side by side (CV: mean and ± 2·std)."""
+        if self.cv is not None:
+            return self.cv_summary
+        return pd.DataFrame({"train": pd.Series(self.train_metrics),
+                             "validation": pd.Series(self.metrics)}).loc[list(self.metrics)]
+
+    @property
+    def diagnosis(self) -> str:
+        """Over/underfitting in words, from the primary metric ('' when nothing stands out)."""
+        return diagnose(self.task, self.train_metrics, self.metrics, self.split)
+
+    def plot(self, kind: str = "auto", ax=None):
+        """Draw one plot of the validation (or out-of-fold) predictions; returns the Figure."""
+        from nbml.plots import plot_predictions
+
+        return plot_predictions(self.predictions, kind, ax=ax)
+
+    def __repr__(self) -> str:
+        from nbml.plots.html import result_text
+
+        return result_text(self)
+
+    def _repr_html_(self) -> str:
+        from nbml.plots.html import result_html
+
+        return result_html(self)
+
+
+def diagnose(task, train, val, split_) -> str:
+    primary = _metrics.PRIMARY[task]
+    if primary not in train or primary not in val or any(map(math.isnan, (train[primary], val[primary]))):
+        return ""
+    gap = train[primary] - val[primary]
+    if gap > GAP_WARNING[primary]:
+        return (f"Overfitting: train {primary} {train[primary]:.3f} vs validation {val[primary]:.3f} "
+                f"(gap {gap:.3f}). Try more regularization, a simpler model or more data.")
+    if task == "classification" and split_ is not None and split_.y_train is not None:
+        majority = split_.y_train.value_counts(normalize=True).iloc[0]
+        if val[primary] <= majority + 0.01:
+            return (f"Underfitting: validation accuracy {val[primary]:.3f} is no better than always "
+                    f"predicting the majority class ({majority:.3f}). Try a more flexible model or better "
+                    f"features.")
+    if task == "regression" and val[primary] < 0.05:
+        return (f"Underfitting: validation R² {val[primary]:.3f} — the model explains almost none of the "
+                f"variance. Try a more flexible model or better features.")
+    return ""
+
+
+def resolve_split(split=None, data=None, target=None, seed=0) -> Split:
+    if data is not None:
+        return _split(data, target=target, seed=seed, activate=False)
+    if split is not None:
+        if not isinstance(split, Split):
+            raise TypeError(f"split must be an nbml Split (from nbml.split); got {type(split).__name__}")
+        return split
+    current = active_split()
+    if current is None:
+        raise NoActiveSplit("no active dataset: run %split DF --target COL (nbml.split) first, or pass "
+                            "data=DF, target=COL")
+    return current
+
+
+def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None, data=None, target=None,
+          fit_params=None, **torch_options) -> TrainResult:
+    """Fit ``model`` on the split's training rows and score it on the validation rows.
+
+    With ``cv=K``, K-fold cross-validation (stratified for classification) on train+val
+    gives the metrics (mean over folds, ± 2·std in ``cv_summary``) and the out-of-fold
+    predictions behind the plots; ``result.model`` is then fit on the training rows when
+    first used. A ``torch.nn.Module`` is trained through ``nbml.TorchClassifier`` /
+    ``TorchRegressor`` (``torch_options``: epochs, lr, batch_size, ...).
+    """
+    from sklearn.base import clone
+
+    data_split = resolve_split(split, data, target, seed=0 if seed is None else seed)
+    seed = data_split.seed if seed is None else int(seed)
+    task = data_split.task
+    if is_torch_module(model):
+        from nbml.torch.estimators import from_module
+
+        model = from_module(model, task, **{"seed": seed, **torch_options})
+    elif torch_options:
+        raise TypeError(f"options {', '.join(sorted(torch_options))} apply to torch models only")
+    check_model(model, task)
+    name = type(final_estimator(model)).__name__
+    try:
+        params = final_estimator(model).get_params(deep=False)
+    except Exception:
+        params = {}
+    pipeline = make_model_pipeline(model, data_split, preprocess, seed)
+    fit_params = dict(fit_params or {})
+
+    if cv is not None:
+        check_folds(cv, data_split.X_trainval, data_split.y_trainval, task)
+    elif len(data_split.X_val) == 0:
+        raise ValueError("the split has no validation rows: use cv=K, or split with val > 0")
+    try:
+        if cv is not None:
+            X, y = data_split.X_trainval, data_split.y_trainval
+            folds, oof = cross_validate(pipeline, X, y, task, k=cv, seed=seed, n_jobs=n_jobs,
+                                        fit_params=fit_params)
+            names = [c for c in folds.columns if not c.startswith("train_") and not c.endswith("_time")]
+            val = {m: float(folds[m].mean()) for m in names}
+            trn = {m: float(folds[f"train_{m}"].mean()) for m in names}
+            return TrainResult(task, val, trn, folds, data_split, name, params, oof,
+                               float(folds["fit_time"].sum()), preprocess, seed, None, pipeline, fit_params)
+        fitted = clone(pipeline)
+        start = time.perf_counter()
+        _fit(fitted, data_split.X_train, data_split.y_train, task, fit_params)
+        fit_time = time.perf_counter() - start
+        held_out = predict(fitted, data_split.X_val, task, y=data_split.y_val)
+        val = held_out.metrics(seed)
+        trn = predict(fitted, data_split.X_train, task, y=data_split.y_train).metrics(seed)
+    except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
+        if getattr(exc, "_nbml", False):
+            raise
+        raise FitError(f"{name} failed: {describe_error(exc)}") from exc
+    return TrainResult(task, val, trn, None, data_split, name, params, held_out, fit_time, preprocess, seed,
+                       fitted, pipeline, fit_params)
+
+
+class FitError(ValueError):
+    """The model's own fit/predict raised: the message is the model's, shortened."""
+
+    _nbml = True
+
+
+def make_model_pipeline(model, data_split: Split, preprocess: str, seed: int):
+    from sklearn.base import clone
+
+    from nbml.preprocess import make_pipeline
+
+    return make_pipeline(seed_model(clone(model), seed), data_split.X_train, preprocess)
