@@ -1,0 +1,148 @@
+"""``nbml.coreset``: one call from data (or a file) to a weighted ``Coreset``."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from nbml.coresets.base import (Coreset, check_method, check_task, infer_task,
+                                missing_column_error, numeric_matrix, reduce, resolve_method)
+from nbml.coresets.io import count_rows, read_columns
+from nbml.coresets.tree import CoresetTree, _check_positive_int, _check_seed, check_classes, \
+    resolve_size
+
+
+def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
+            chunksize=100_000, *, task=None, model=None, preprocess=None, node_size=None):
+    """Build a small weighted subset that trains like the whole data.
+
+    Parameters
+    ----------
+    data : DataFrame or array-like, optional
+        A DataFrame holding the target column (``target`` is its name), or the features ``X``
+        with ``target`` given as an array. Omit it and pass ``file`` for data on disk.
+    target : str, array-like or None
+        Target column name, or the target values; None for unsupervised data.
+    size : int or float
+        Rows in the coreset (int) or a fraction of the data in (0, 1).
+    method : {"auto", "sensitivity", "lightweight", "uniform"}
+        ``sensitivity``: per-class square-root leverage scores plus a uniform term
+        (Munteanu et al. 2018), for logistic regression and linear models. ``lightweight``:
+        half uniform, half by squared distance to the mean (Bachem, Lucic, Krause 2018), for
+        k-means and as the general fallback. ``uniform``: a simple random sample, weights n/m.
+        ``auto``: sensitivity for classification (and for regression when ``model`` is a
+        linear model), lightweight otherwise. Every method except ``uniform`` keeps every
+        class, with at least one row (two when size allows) per class.
+    seed : int
+        The same seed gives the same coreset.
+    file : str or path, optional
+        A CSV or Parquet file, read ``chunksize`` rows at a time into a merge-and-reduce
+        ``CoresetTree`` (memory stays bounded whatever the file size).
+    chunksize : int
+        Rows read at a time from ``file``.
+    task : {"classification", "regression", "clustering"} or None
+        Inferred from the target when None.
+    model : estimator, optional
+        Lets ``method="auto"`` pick sensitivity sampling for linear regressors.
+    preprocess : callable, optional
+        Turns the feature DataFrame into numeric features (applied before sampling; the
+        coreset holds its output). Without it, non-numeric columns are an error.
+    node_size : int, optional
+        Rows per tree node when reading ``file`` (default ``max(4 * size, 20_000)``).
+
+    Returns
+    -------
+    Coreset
+    """
+    check_method(method)
+    check_task(task)
+    _check_seed(seed)
+    if file is not None:
+        if data is not None:
+            raise ValueError("pass either data= or file=, not both")
+        if target is not None and not isinstance(target, str):
+            raise ValueError(f"with file=, target must be a column name, got "
+                             f"{type(target).__name__}")
+        return _from_file(file, target, size, method, seed, chunksize, task, model,
+                          preprocess, node_size)
+    if data is None:
+        raise ValueError("pass the data (a DataFrame or X) as data=, or a CSV/Parquet path "
+                         "as file=")
+    X, y, target_name = _split_target(data, target)
+    matrix, _ = numeric_matrix(X, preprocess)
+    if preprocess is not None:
+        X = preprocess(X)
+    n = len(matrix)
+    if n == 0:
+        raise ValueError("data has no rows")
+    m = resolve_size(size, n)
+    if y is not None and pd.isna(pd.Series(np.asarray(y, dtype=object))).any():
+        raise ValueError(f"target {target_name!r} has missing values; drop those rows first")
+    task_ = task or infer_task(y)
+    if task_ != "clustering" and y is None:
+        raise ValueError(f"task={task_!r} needs a target")
+    y_values = None if y is None else np.asarray(y)
+    if task_ == "regression":
+        y_values = y_values.astype(float)
+    if task_ == "classification":
+        labels, counts = np.unique(y_values, return_counts=True)
+        check_classes(dict(zip(labels.tolist(), counts.tolist())), m, target_name)
+    method_ = resolve_method(method, task_, model)
+    if m == n:
+        pos, weights = np.arange(n), np.ones(n)
+    else:
+        rng = np.random.default_rng(int(seed))
+        pos, weights = reduce(matrix, y_values, np.ones(n), m, method_, task_, rng)
+    X_rows = X.iloc[pos] if isinstance(X, pd.DataFrame) else np.asarray(X)[pos]
+    if y is None:
+        y_rows = None
+    elif isinstance(y, pd.Series):
+        y_rows = y.iloc[pos]
+    else:
+        y_rows = np.asarray(y)[pos]
+    return Coreset(X_rows, y_rows, weights, pos, n, method_, target=target_name, task=task_,
+                   seed=seed)
+
+
+def _split_target(data, target):
+    """(X, y, target name) from the accepted ways of passing data and target."""
+    if isinstance(data, pd.DataFrame):
+        if isinstance(target, str):
+            if target not in data.columns:
+                raise missing_column_error(target, data.columns, "the DataFrame")
+            return data.drop(columns=[target]), data[target], target
+        if target is None:
+            return data, None, None
+    elif isinstance(target, str):
+        raise ValueError(f"target={target!r} is a column name, but data is a "
+                         f"{type(data).__name__}, not a DataFrame; pass the target values as "
+                         f"an array instead")
+    if target is None:
+        return data, None, None
+    y = target
+    if not isinstance(y, pd.Series):
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"target must be 1-dimensional, got shape {y.shape}")
+    if len(y) != len(data):
+        raise ValueError(f"target has {len(y)} values but data has {len(data)} rows")
+    name = y.name if isinstance(y, pd.Series) else None
+    return data, y, name
+
+
+def _from_file(file, target, size, method, seed, chunksize, task, model, preprocess,
+               node_size):
+    _check_positive_int("chunksize", chunksize)
+    columns = read_columns(file)
+    if target is not None and target not in columns:
+        raise missing_column_error(target, columns, f"file {str(file)!r}")
+    # validate size before the (long) pass over the file
+    approx_rows = count_rows(file)
+    m = resolve_size(size, approx_rows)
+    if node_size is None:
+        node_size = max(4 * m, 20_000)
+    tree = CoresetTree(target=target, node_size=node_size, method=method, seed=seed,
+                       chunksize=chunksize, task=task, model=model, preprocess=preprocess)
+    tree.add(file)
+    if isinstance(size, (float, np.floating)) and size < 1:
+        size = resolve_size(size, tree.n_represented_)
+    return tree.coreset(size)
