@@ -222,4 +222,5 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return softmax(self._logits(X))
 
     def predict(self, X):
-        return self.classes_[self._logits(X).argmax(axis=1)]
+        idx = self._logits(X).argmax(axis=1)
+        return self.classes_[idx]

@@ -266,10 +266,12 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
         return self
 
     def predict_proba(self, X):
-        return self.value_[self.apply(X)]
+        leaves = self.apply(X)
+        return self.value_[leaves]
 
     def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        idx = self.predict_proba(X).argmax(axis=1)
+        return self.classes_[idx]
 
 
 class DecisionTreeRegressor(RegressorMixin, _BaseTree):
@@ -321,4 +323,5 @@ class DecisionTreeRegressor(RegressorMixin, _BaseTree):
         return self
 
     def predict(self, X):
-        return self.value_[self.apply(X)]
+        leaves = self.apply(X)
+        return self.value_[leaves]
