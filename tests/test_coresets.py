@@ -1,0 +1,234 @@
+"""nbml.coreset on in-memory data: weights, classes, exactness, determinism, bad input."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import nbml
+from nbml.coresets import Coreset, coreset
+
+
+def make_classification_frame(n=3000, seed=0, positives=0.05):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    X[:, :2] = rng.standard_t(2.5, size=(n, 2))
+    logit = X @ np.array([1.0, -0.5, 0.8, 0.0, 0.3])
+    noise = rng.logistic(size=n)
+    y = (logit + noise > np.quantile(logit + noise, 1 - positives)).astype(int)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d", "e"])
+    frame["label"] = y
+    return frame
+
+
+def make_regression_frame(n=2000, seed=1):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    frame = pd.DataFrame(X, columns=["p", "q", "r", "s"])
+    frame["price"] = X @ np.array([2.0, -1.0, 0.5, 0.0]) + rng.normal(size=n)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return make_classification_frame()
+
+
+@pytest.mark.parametrize("method", ["auto", "sensitivity", "lightweight", "uniform"])
+def test_weights_sum_to_rows_represented(frame, method):
+    cs = coreset(frame, "label", size=300, method=method, seed=3)
+    assert isinstance(cs, Coreset)
+    assert cs.size == len(cs.X) == len(cs.y) == len(cs.weights) == len(cs.indices) == 300
+    assert cs.n_represented == len(frame)
+    assert cs.weights.sum() == pytest.approx(len(frame), rel=1e-9)
+    assert (cs.weights > 0).all()
+    assert len(np.unique(cs.indices)) == 300  # sampled without replacement
+
+
+def test_stratified_methods_calibrate_each_class_to_its_count(frame):
+    counts = frame["label"].value_counts()
+    for method in ["sensitivity", "lightweight"]:
+        cs = coreset(frame, "label", size=200, method=method, seed=1)
+        for label, count in counts.items():
+            assert cs.weights[cs.y.to_numpy() == label].sum() == pytest.approx(count)
+
+
+def test_auto_picks_by_task_and_model(frame):
+    assert coreset(frame, "label", size=100).method == "sensitivity"
+    reg = make_regression_frame()
+    assert coreset(reg, "price", size=100).method == "lightweight"
+    assert coreset(reg, "price", size=100, model=LinearRegression()).method == "sensitivity"
+    assert coreset(reg.drop(columns="price"), size=100).method == "lightweight"
+
+
+@pytest.mark.parametrize("method", ["auto", "sensitivity", "lightweight"])
+def test_every_class_kept_even_a_tiny_one(method):
+    frame = make_classification_frame(n=4000, seed=5, positives=0.2)
+    frame.loc[:2, "label"] = 2  # a class of 3 rows among 4000
+    for seed in range(5):
+        cs = coreset(frame, "label", size=20, method=method, seed=seed)
+        assert set(cs.y) == {0, 1, 2}
+        assert cs.weights[cs.y.to_numpy() == 2].sum() == pytest.approx(3)
+
+
+def test_uniform_is_plain_random_sampling(frame):
+    cs = coreset(frame, "label", size=300, method="uniform", seed=0)
+    np.testing.assert_allclose(cs.weights, len(frame) / 300)
+
+
+def test_coreset_of_the_whole_data_fits_exactly_like_the_full_data(frame):
+    cs = coreset(frame, "label", size=len(frame), seed=0)
+    np.testing.assert_array_equal(np.sort(cs.indices), np.arange(len(frame)))
+    np.testing.assert_allclose(cs.weights, 1.0)
+    X, y = frame.drop(columns="label"), frame["label"]
+    full = LogisticRegression(max_iter=1000).fit(X, y)
+    weighted = cs.fit(LogisticRegression(max_iter=1000))
+    np.testing.assert_allclose(weighted.coef_, full.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(weighted.intercept_, full.intercept_, rtol=1e-6, atol=1e-8)
+
+
+def test_weighted_fit_on_a_coreset_is_close_to_the_full_fit():
+    frame = make_classification_frame(n=20000, seed=2, positives=0.1)
+    X, y = frame.drop(columns="label"), frame["label"]
+    full = LogisticRegression(max_iter=1000).fit(X, y).coef_.ravel()
+    cs = coreset(frame, "label", size=2000, seed=0)
+    approx = cs.fit(LogisticRegression(max_iter=1000)).coef_.ravel()
+    assert np.linalg.norm(approx - full) / np.linalg.norm(full) < 0.15
+
+
+def test_weights_give_unbiased_totals(frame):
+    X = frame.drop(columns="label").to_numpy()
+    truth = np.abs(X).sum(axis=0)
+    estimates = [cs.weights @ np.abs(cs.X.to_numpy())
+                 for cs in (coreset(frame, "label", size=300, seed=s) for s in range(40))]
+    np.testing.assert_allclose(np.mean(estimates, axis=0), truth, rtol=0.05)
+
+
+def test_same_seed_same_coreset_different_seed_different(frame):
+    a = coreset(frame, "label", size=250, seed=7)
+    b = coreset(frame, "label", size=250, seed=7)
+    c = coreset(frame, "label", size=250, seed=8)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    assert not np.array_equal(a.indices, c.indices)
+
+
+def test_fraction_size_and_column_names_and_target(frame):
+    cs = coreset(frame, "label", size=0.1, seed=0)
+    assert cs.size == 300
+    assert list(cs.X.columns) == ["a", "b", "c", "d", "e"]
+    assert cs.target == "label" and cs.y.name == "label"
+    np.testing.assert_array_equal(cs.X.index, frame.index[cs.indices])
+    out = cs.to_frame()
+    assert list(out.columns) == ["a", "b", "c", "d", "e", "label", "weight"]
+
+
+def test_arrays_with_a_target_array(frame):
+    X = frame.drop(columns="label").to_numpy()
+    y = frame["label"].to_numpy()
+    cs = nbml.coreset(X, y, size=100, seed=0)
+    assert isinstance(cs.X, np.ndarray) and cs.X.shape == (100, 5)
+    np.testing.assert_array_equal(cs.X, X[cs.indices])
+    np.testing.assert_array_equal(cs.y, y[cs.indices])
+
+
+def test_regression_and_unsupervised_weights(frame):
+    reg = make_regression_frame()
+    for method in ["sensitivity", "lightweight", "uniform"]:
+        cs = coreset(reg, "price", size=150, method=method, seed=0)
+        assert cs.weights.sum() == pytest.approx(len(reg))
+    cs = coreset(reg.drop(columns="price"), size=150, seed=0)
+    assert cs.y is None and cs.weights.sum() == pytest.approx(len(reg))
+    with pytest.raises(ValueError, match="method='sensitivity' needs a target"):
+        coreset(reg.drop(columns="price"), size=150, method="sensitivity")
+
+
+def test_fit_passes_weights_into_a_pipeline(frame):
+    cs = coreset(frame, "label", size=300, seed=0)
+    pipe = cs.fit(make_pipeline(StandardScaler(), LogisticRegression()))
+    manual = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        cs.X, cs.y, logisticregression__sample_weight=cs.weights)
+    np.testing.assert_allclose(pipe[-1].coef_, manual[-1].coef_)
+    unweighted = make_pipeline(StandardScaler(), LogisticRegression()).fit(cs.X, cs.y)
+    assert not np.allclose(pipe[-1].coef_, unweighted[-1].coef_)
+
+
+def test_preprocess_callable_turns_text_into_numbers(frame):
+    data = frame.copy()
+    data["colour"] = np.where(np.arange(len(data)) % 2, "red", "blue")
+    cs = coreset(data, "label", size=100, seed=0,
+                 preprocess=lambda X: pd.get_dummies(X, dtype=float))
+    assert "colour_red" in cs.X.columns and cs.weights.sum() == pytest.approx(len(data))
+
+
+# ------------------------------------------------------------------------- bad input
+def test_size_larger_than_data(frame):
+    with pytest.raises(ValueError, match=r"size=5000 is larger than the data \(3,000 rows\)"):
+        coreset(frame, "label", size=5000)
+
+
+@pytest.mark.parametrize("size", [0, -3, 0.0, -0.5])
+def test_size_zero_or_negative(frame, size):
+    with pytest.raises(ValueError, match=r"size=.* must be positive"):
+        coreset(frame, "label", size=size)
+
+
+@pytest.mark.parametrize("size", [None, "10", 2.5, True])
+def test_size_of_the_wrong_kind(frame, size):
+    with pytest.raises(ValueError, match="size"):
+        coreset(frame, "label", size=size)
+
+
+def test_class_with_a_single_row_is_explained(frame):
+    data = frame.copy()
+    data.loc[7, "label"] = 9
+    with pytest.raises(ValueError, match=r"class\(es\) with a single row: 9.*cannot be weighted"):
+        coreset(data, "label", size=100)
+
+
+def test_size_smaller_than_the_number_of_classes(frame):
+    data = frame.copy()
+    data.loc[:5, "label"] = 2
+    with pytest.raises(ValueError, match="smaller than the number of classes"):
+        coreset(data, "label", size=2)
+
+
+def test_misspelt_target_lists_close_matches(frame):
+    with pytest.raises(ValueError, match=r"target='lable' is not a column.*did you mean 'label'"):
+        coreset(frame, "lable", size=100)
+
+
+def test_non_numeric_column_without_preprocessing(frame):
+    data = frame.copy()
+    data["city"] = "Paris"
+    with pytest.raises(ValueError, match=r"not numeric: 'city'.*encode them first.*preprocess="):
+        coreset(data, "label", size=100)
+
+
+def test_missing_feature_values(frame):
+    data = frame.copy()
+    data.loc[3, "b"] = np.nan
+    with pytest.raises(ValueError, match="missing or infinite values in column.*b"):
+        coreset(data, "label", size=100)
+
+
+def test_unknown_method(frame):
+    with pytest.raises(ValueError, match=r"method='kmeans' is not a coreset method"):
+        coreset(frame, "label", size=100, method="kmeans")
+
+
+def test_estimator_without_sample_weight_names_the_alternative(frame):
+    cs = coreset(frame, "label", size=200, seed=0)
+    with pytest.raises(ValueError, match=r"KNeighborsClassifier does not accept sample_weight"
+                                         r".*method=\"uniform\""):
+        cs.fit(KNeighborsClassifier())
+    uniform = coreset(frame, "label", size=200, method="uniform", seed=0)
+    knn = uniform.fit(KNeighborsClassifier(n_neighbors=3))
+    assert knn.predict(uniform.X).shape == (200,)
+
+
+def test_data_or_file_required():
+    with pytest.raises(ValueError, match="data=.*file="):
+        coreset(size=10)
