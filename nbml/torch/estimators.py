@@ -164,7 +164,7 @@ class _TorchEstimator(BaseEstimator):
         self.interrupted_ = False
         with _trainer.seeded(self.seed, device):
             module = self._build_module(X.shape[1], self._n_outputs)
-            probe = torch.as_tensor(np.asarray(X[:2], dtype=np.float32))
+            probe = torch.from_numpy(np.array(X[:2], dtype=np.float32))
             loss = self._loss_for(self._output_size(module, probe))
             _trainer.init_weights(module, self.init)
             outcome = trainer.fit(
@@ -194,7 +194,7 @@ class _TorchEstimator(BaseEstimator):
 
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
-        X_t = torch.as_tensor(np.ascontiguousarray(X, dtype=np.float32))
+        X_t = torch.from_numpy(np.require(X, dtype=np.float32, requirements=["C", "W", "E"]))
         out = _trainer.predict_raw(self.module_, X_t).numpy().astype(np.float64)
         return out.reshape(len(X), -1)
 
@@ -363,7 +363,8 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
 
     def predict(self, X):
         """Most probable class label of each row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class TorchRegressor(RegressorMixin, _TorchEstimator):
@@ -434,6 +435,8 @@ class TorchRegressor(RegressorMixin, _TorchEstimator):
         array = np.asarray(y)
         if array.dtype.kind in "fiub":
             return array
+        if array.dtype.kind == "c":
+            raise ValueError(f"complex {name} is not supported: {type(self).__name__} needs a real target")
         try:
             return array.astype(np.float64)
         except (TypeError, ValueError):

@@ -271,8 +271,9 @@ def holdout(n, fraction, seed, stratify=None):
 def to_tensor(array, dtype, device):
     import torch
 
-    array = np.ascontiguousarray(array)
-    tensor = torch.tensor(array, dtype=dtype)  # copies: safe for read-only / memmapped input
+    np_dtype = {torch.float32: np.float32, torch.long: np.int64}[dtype]
+    # writable + contiguous (copies read-only or memmapped input); torch shares the memory
+    tensor = torch.from_numpy(np.require(array, dtype=np_dtype, requirements=["C", "W", "E"]))
     if device.type == "cuda":
         return tensor.pin_memory().to(device, non_blocking=True)
     return tensor.to(device)
