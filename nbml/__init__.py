@@ -17,6 +17,7 @@ _LAZY = {
     "active_split": "nbml.data",
     "train": "nbml.training",
     "TrainResult": "nbml.training",
+    "compare": "nbml.training",
     "evaluate": "nbml.evaluation",
     "Evaluation": "nbml.evaluation",
     "TorchClassifier": "nbml.torch.estimators",

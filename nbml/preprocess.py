@@ -30,7 +30,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         for col in self.columns_:
             s = pd.to_datetime(X[col], errors="coerce")
             for part in DATETIME_PARTS:
-                values = s.dt.dayofweek if part == "weekday" else getattr(s.dt, part)
+                values = s.dt.day_of_week if part == "weekday" else getattr(s.dt, part)
                 parts.append(values.to_numpy(dtype=float, na_value=np.nan))
         return np.column_stack(parts) if parts else np.empty((len(X), 0))
 

@@ -424,3 +424,25 @@ def make_model_pipeline(model, data_split: Split, preprocess: str, seed: int):
     from nbml.preprocess import make_pipeline
 
     return make_pipeline(seed_model(clone(model), seed), data_split.X_train, preprocess)
+
+
+def compare(*results, sort_by=None) -> pd.DataFrame:
+    """Validation metrics of several results, one row each, best first (by the task's
+    primary metric, or ``sort_by``)."""
+    if not results:
+        raise ValueError("compare needs at least one TrainResult")
+    for r in results:
+        if not isinstance(r, TrainResult):
+            raise TypeError(f"compare takes TrainResults; got {type(r).__name__}")
+    tasks = {r.task for r in results}
+    if len(tasks) > 1:
+        raise ValueError(f"results of different tasks ({', '.join(sorted(tasks))}) cannot be compared")
+    task = tasks.pop()
+    table = pd.DataFrame([r.metrics for r in results], index=[r.name for r in results])
+    table.index.name = "model"
+    table["fit_time"] = [r.fit_time for r in results]
+    table["scored_by"] = [f"{len(r.cv)}-fold CV" if r.cv is not None else "validation" for r in results]
+    key = sort_by or _metrics.PRIMARY[task]
+    if key not in table.columns:
+        raise ValueError(f"sort_by={key!r} is not a column; use one of {', '.join(table.columns)}")
+    return table.sort_values(key, ascending=not _metrics.greater_is_better(key))

@@ -53,6 +53,9 @@ def plot_predictions(pred, kind: str = "auto", ax=None, learning=None):
         if learning is None:
             raise ValueError("the learning curve is computed by nbml.evaluate(result, plots='learning')")
         learning.plot(ax=ax)
+        for text in ax.get_legend().get_texts() if ax.get_legend() else ():
+            text.set_text({"Test": "Validation"}.get(text.get_text(), text.get_text()))
+        ax.set_title("Learning curve (CV on train+val)")
     else:
         DRAW[kind](pred, ax)
     return fig

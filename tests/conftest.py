@@ -1,0 +1,76 @@
+"""Shared fixtures: a real IPython shell with nbml loaded, and small bundled datasets."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "nbml")
+    return ip
+
+
+@pytest.fixture
+def ip(shell):
+    """The shell, with nbml's active dataset and %config reset after each test."""
+    import nbml.data
+
+    yield shell
+    nbml.data.set_active(None)
+    for name in ("seed", "cv", "plots"):
+        shell.run_line_magic("config", f"Nbml.{name} = {dict(seed=0, cv=0, plots=True)[name]}")
+
+
+class Cell:
+    """What running one cell gave: its exception (if any), stdout and stderr."""
+
+    def __init__(self, result, out, err):
+        self.result, self.out, self.err = result, out, err
+        self.error = result.error_in_exec or result.error_before_exec
+
+    @property
+    def value(self):
+        return self.result.result
+
+
+@pytest.fixture
+def run(ip):
+    from IPython.utils.capture import capture_output
+
+    def _run(source: str) -> Cell:
+        with capture_output() as captured:
+            result = ip.run_cell(source, store_history=True)
+        return Cell(result, captured.stdout, captured.stderr)
+
+    return _run
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    from sklearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(as_frame=True).frame
+
+
+@pytest.fixture(scope="session")
+def diabetes():
+    from sklearn.datasets import load_diabetes
+
+    return load_diabetes(as_frame=True).frame
+
+
+@pytest.fixture(scope="session")
+def iris_named():
+    """iris with string class labels."""
+    from sklearn.datasets import load_iris
+
+    df = load_iris(as_frame=True).frame
+    df["species"] = df.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    return df
