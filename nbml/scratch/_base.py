@@ -47,13 +47,19 @@ def soft_threshold(w, t):
     return np.sign(w) * np.maximum(np.abs(w) - t, 0.0)
 
 
-def warn_not_converged(estimator, max_iter):
-    warnings.warn(
-        f"{type(estimator).__name__} did not converge in max_iter={max_iter} iterations; "
-        "increase max_iter, tune learning_rate, or loosen tol.",
-        ConvergenceWarning,
-        stacklevel=3,
-    )
+def warn_not_converged(estimator, status):
+    """Warn unless ``status`` (from ``descend``) is "converged"."""
+    name = type(estimator).__name__
+    if status == "diverged":
+        msg = (f"{name} diverged: the loss became inf/NaN. The learning_rate="
+               f"{estimator.learning_rate} is too large for this data (or the features are "
+               "not standardised); try a smaller one.")
+    elif status == "max_iter":
+        msg = (f"{name} did not converge in max_iter={estimator.max_iter} iterations; "
+               "increase max_iter, tune learning_rate, or loosen tol.")
+    else:
+        return
+    warnings.warn(msg, ConvergenceWarning, stacklevel=3)
 
 
 # ----------------------------------------------------------------------------------------
@@ -120,8 +126,21 @@ def descend(objective, params, n_samples, *, optimizer, learning_rate, batch_siz
         Euclidean norm below ``tol``;
       * mini-batches: stop when the epoch loss has not improved by at least ``tol`` for
         ``n_iter_no_change`` epochs in a row.
-    Returns (n_iter, loss_history, converged).
+    Returns (n_iter, loss_history, status) with status "converged", "max_iter" or "diverged".
     """
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+        return _descend(objective, params, n_samples, optimizer, learning_rate, batch_size,
+                        max_iter, tol, n_iter_no_change, rng, momentum, beta1, beta2, epsilon,
+                        prox, nonsmooth)
+
+
+def _blew_up(history):
+    """Diverging: the loss is inf/NaN or a million times its starting value."""
+    return not np.isfinite(history[-1]) or history[-1] > 1e6 * (abs(history[0]) + 1.0)
+
+
+def _descend(objective, params, n_samples, optimizer, learning_rate, batch_size, max_iter,
+             tol, n_iter_no_change, rng, momentum, beta1, beta2, epsilon, prox, nonsmooth):
     opt = Optimizer(optimizer, learning_rate, momentum, beta1, beta2, epsilon)
     bs = effective_batch_size(optimizer, batch_size, n_samples)
     extra = nonsmooth or (lambda p: 0.0)
@@ -138,10 +157,10 @@ def descend(objective, params, n_samples, *, optimizer, learning_rate, batch_siz
                 prox(trial, learning_rate)
                 crit = np.sqrt(sum(float(np.sum((p - t) ** 2)) for p, t in zip(params, trial)))
                 crit /= learning_rate
-            if not np.isfinite(loss):
-                return epoch, history, False
+            if _blew_up(history):
+                return epoch, history, "diverged"
             if crit < tol:
-                return epoch, history, True
+                return epoch, history, "converged"
             opt.step(params, grads)
             if prox is not None:
                 prox(params, learning_rate)
@@ -156,10 +175,10 @@ def descend(objective, params, n_samples, *, optimizer, learning_rate, batch_siz
                     prox(params, learning_rate)
             loss = objective(params, None, False)[0] + extra(params)
             history.append(loss)
-            if not np.isfinite(loss):
-                return epoch, history, False
+            if _blew_up(history):
+                return epoch, history, "diverged"
             stale = stale + 1 if loss > best - tol else 0
             best = min(best, loss)
             if stale >= n_iter_no_change:
-                return epoch, history, True
-    return max_iter, history, False
+                return epoch, history, "converged"
+    return max_iter, history, "max_iter"

@@ -126,14 +126,13 @@ class LinearRegression(RegressorMixin, BaseEstimator):
             grad_b = scale * np.sum(sr * r) if fit_b else 0.0      # d loss / d b
             return loss, [grad_w, np.asarray(grad_b)]
 
-        self.n_iter_, self.loss_history_, ok = descend(
+        self.n_iter_, self.loss_history_, status = descend(
             objective, [w, b], n, optimizer=self.solver, learning_rate=self.learning_rate,
             batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             rng=np.random.default_rng(_seed(self.random_state)),
         )
-        if not ok:
-            warn_not_converged(self, self.max_iter)
+        warn_not_converged(self, status)
         self.coef_, self.intercept_ = w, float(b)
 
     def predict(self, X):
@@ -228,8 +227,7 @@ class Lasso(RegressorMixin, BaseEstimator):
                 converged = True
                 break
         self.n_iter_ = it
-        if not converged:
-            warn_not_converged(self, self.max_iter)
+        warn_not_converged(self, "converged" if converged else "max_iter")
         self.coef_ = w
         self.intercept_ = float(y_mean - x_mean @ w)
         return self

@@ -116,15 +116,14 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
                     params[0][...] = soft_threshold(params[0], step * alpha)
 
         W, b = np.zeros((d, k_out)), np.zeros(k_out)
-        self.n_iter_, self.loss_history_, ok = descend(
+        self.n_iter_, self.loss_history_, status = descend(
             objective, [W, b], n, optimizer=self.optimizer, learning_rate=self.learning_rate,
             batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, momentum=self.momentum, beta1=self.beta1,
             beta2=self.beta2, rng=np.random.default_rng(_seed(self.random_state)),
             prox=prox, nonsmooth=nonsmooth,
         )
-        if not ok:
-            warn_not_converged(self, self.max_iter)
+        warn_not_converged(self, status)
         self.coef_, self.intercept_ = W.T.copy(), b  # scikit-learn's shape: (k_out, d)
         self._use_softmax = use_softmax
         return self

@@ -202,13 +202,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return loss_and_grads(params, Xr, Yr, self.activation, self.alpha, self.dropout,
                                   rng if self.dropout > 0 else None)
 
-        self.n_iter_, self.loss_history_, ok = descend(
+        self.n_iter_, self.loss_history_, status = descend(
             objective, params, n, optimizer=self.optimizer, learning_rate=self.learning_rate,
             batch_size=self.batch_size, max_iter=self.max_iter, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, momentum=self.momentum, rng=rng,
         )
-        if not ok:
-            warn_not_converged(self, self.max_iter)
+        warn_not_converged(self, status)
         self.coefs_, self.intercepts_ = params[0::2], params[1::2]
         return self
 
