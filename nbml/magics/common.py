@@ -17,6 +17,13 @@ class NbmlMagicsBase(Magics):
         super().__init__(shell)
         self.nbml = config
 
+    def parse(self, magic, line: str):
+        """Parse a magic's line with its ``magic_arguments``; a trailing ``;`` (which only
+        silences the output) is not part of the arguments."""
+        from IPython.core.magic_arguments import parse_argstring
+
+        return parse_argstring(magic, line.rstrip().rstrip(";"))
+
     def option(self, value, name):
         """The value given on the line, else the ``%config Nbml.<name>`` default."""
         return getattr(self.nbml, name) if value is None else value
@@ -34,6 +41,22 @@ class NbmlMagicsBase(Magics):
             return self.shell.ev(expr)
         except Exception as exc:
             raise UsageError(f"could not evaluate {expr!r}: {type(exc).__name__}: {exc}") from None
+
+    @staticmethod
+    def silenced(*texts) -> bool:
+        """A trailing ``;`` on the line (or at the end of the cell) silences the output."""
+        return any(t is not None and t.rstrip().endswith(";") for t in texts)
+
+    def finish(self, result, out=None, quiet=False):
+        """Store ``result`` under ``-o`` and return it, so it lands in ``_`` and is shown.
+        IPython does not silence magics with ``;`` itself, so it is done here: ``_`` (and
+        ``Out``) still get the result, nothing is shown."""
+        self.store(out, result)
+        if quiet:
+            hook = self.shell.displayhook
+            hook.update_user_ns(result)
+            return None
+        return result
 
     def store(self, name, value):
         if name:

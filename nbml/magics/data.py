@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 from IPython.core.magic import line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbml.magics.common import NbmlMagicsBase, user_errors
 
 
 @magics_class
 class DataMagics(NbmlMagicsBase):
-    @magic_arguments()
+    @magic_arguments(name="split")
     @argument("data", help="DataFrame (or numpy array / Series) variable to split")
     @argument("--target", "-t", default=None, help="target column (none: clustering)")
     @argument("--test", default=None, help="test fraction or percentage (default 0.2)")
@@ -27,12 +27,11 @@ class DataMagics(NbmlMagicsBase):
         """
         from nbml.data import split
 
-        args = parse_argstring(self.split_magic, line)
+        args = self.parse(self.split_magic, line)
         data = self.lookup(args.data, "DataFrame")
         with user_errors():
             result = split(data, target=args.target, test=self.option(args.test, "test"),
                            val=self.option(args.val, "val"), seed=self.option(args.seed, "seed"),
                            task=args.task, ratio=args.ratio)
         result.name = args.data
-        self.store(args.out, result)
-        return result
+        return self.finish(result, args.out, self.silenced(line))

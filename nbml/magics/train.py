@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, argument_group, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, argument_group, magic_arguments
 
 from nbml.magics.common import NbmlMagicsBase, user_errors
 
@@ -14,7 +14,7 @@ TORCH_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_
 
 @magics_class
 class TrainMagics(NbmlMagicsBase):
-    @magic_arguments()
+    @magic_arguments(name="train")
     @argument("model", nargs="*", help="(line form) the model expression, e.g. LogisticRegression(C=0.5)")
     @argument("-o", "--out", default=None, help="store the TrainResult in this variable")
     @argument("--cv", type=int, default=None, help="K-fold cross-validation on train+val (default: none)")
@@ -48,7 +48,7 @@ class TrainMagics(NbmlMagicsBase):
         """
         from nbml.training import train
 
-        args = parse_argstring(self.train_magic, line)
+        args = self.parse(self.train_magic, line)
         if cell is None:
             if not args.model:
                 raise UsageError("give a model: %train LogisticRegression() (or use %%train with a cell)")
@@ -67,10 +67,9 @@ class TrainMagics(NbmlMagicsBase):
             result = train(model, cv=cv, preprocess=self.option(args.preprocess, "preprocess"), seed=seed,
                            n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=args.target,
                            **torch_options)
-        self.store(args.out, result)
-        return result
+        return self.finish(result, args.out, self.silenced(line, cell))
 
-    @magic_arguments()
+    @magic_arguments(name="evaluate")
     @argument("result", help="a TrainResult variable (from %%train -o NAME)")
     @argument("--on", default="val", choices=["val", "test", "train"],
               help="val (default), or test: the final check on the untouched test rows")
@@ -82,9 +81,8 @@ class TrainMagics(NbmlMagicsBase):
         """Metrics and plots of a trained result on its validation or test rows."""
         from nbml.evaluation import evaluate
 
-        args = parse_argstring(self.evaluate_magic, line)
+        args = self.parse(self.evaluate_magic, line)
         result = self.lookup(args.result, "result")
         with user_errors():
             evaluation = evaluate(result, on=args.on, plots=args.plots)
-        self.store(args.out, evaluation)
-        return evaluation
+        return self.finish(evaluation, args.out, self.silenced(line))
