@@ -1,0 +1,781 @@
+"""``tune()``: grid, random, Bayesian (Optuna) and successive-halving search.
+
+Every method evaluates candidate configurations with the same fold loop
+(``evaluate_config``): clone the pipeline, set the parameters, fit on each training fold,
+score the held-out fold with nbml's metrics. Finished trials are written to the store at
+once; a failing configuration becomes a failed trial, Ctrl-C keeps what finished.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import warnings
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+
+from nbml import metrics as _metrics
+from nbml import space as _space
+from nbml.training import (TrainResult, _fit, check_folds, check_model, describe_error, final_estimator,
+                           make_folds, make_model_pipeline, predict, resolve_split)
+
+METHODS = ("grid", "random", "bayes", "halving")
+SAMPLERS = ("tpe", "gp", "cmaes", "random")
+DEFAULT_TRIALS = {"random": 20, "bayes": 20, "halving": 27}
+HALVING_FACTOR = 3
+
+
+# -- one configuration ---------------------------------------------------------------------
+
+def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_params=None, max_rows=None,
+                    report=None, epoch_key=None, greater=True):
+    """Fit and score one configuration on every fold; a dict describing the trial.
+
+    ``report(step, value)`` receives intermediate scores (per epoch for torch models when
+    ``epoch_key`` names their callbacks parameter, else the running mean per fold) and may
+    raise ``optuna.TrialPruned``. Errors of the model become ``state='fail'``.
+    """
+    from sklearn.base import clone
+
+    start = time.perf_counter()
+    out = {"worker": f"{socket.gethostname()}:{os.getpid()}", "state": "complete", "error": None}
+    scores, metric_rows = [], []
+    reporter = None
+    try:
+        for i, (train_idx, test_idx) in enumerate(folds):
+            if max_rows is not None and len(train_idx) > max_rows:
+                train_idx = _subsample(train_idx, y, task, max_rows, seed + i)
+            model = clone(pipeline).set_params(**params)
+            if epoch_key is not None:
+                from nbml.tuning.pruning import EpochReporter
+
+                if reporter is None:
+                    reporter = EpochReporter(report, metric, greater)
+                reporter.active = i == 0
+                model.set_params(**{epoch_key: [reporter]})
+            y_tr = None if y is None else y.iloc[train_idx]
+            y_te = None if y is None else y.iloc[test_idx]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter of hundreds of fits
+                _fit(model, X.iloc[train_idx], y_tr, task, fit_params)
+                values = predict(model, X.iloc[test_idx], task, y=y_te).metrics(seed)
+            score = values.get(metric, math.nan)
+            if score is None or not math.isfinite(score):
+                raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
+            scores.append(score)
+            metric_rows.append(values)
+            if report is not None and epoch_key is None and len(folds) > 1 and i < len(folds) - 1:
+                report(i, float(np.mean(scores)))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ == "TrialPruned":
+            out["state"] = "pruned"
+        else:
+            out["state"] = "fail"
+            out["error"] = describe_error(exc)
+    out["score"] = float(np.mean(scores)) if scores else math.nan
+    out["score_std"] = float(np.std(scores)) if len(scores) > 1 else math.nan
+    if out["state"] == "complete":
+        out["metrics"] = {m: float(np.mean([r.get(m, math.nan) for r in metric_rows])) for m in metric_rows[0]}
+    else:
+        out["metrics"] = {}
+    out["fold_scores"] = scores
+    out["duration"] = time.perf_counter() - start
+    if reporter is not None:
+        out["epochs"] = reporter.epochs
+    return out
+
+
+def _subsample(idx, y, task, n, seed):
+    from sklearn.utils import resample
+
+    stratify = None
+    if task == "classification" and y is not None:
+        labels = y.iloc[idx]
+        if labels.value_counts().min() >= 2 and n >= labels.nunique() * 2:
+            stratify = labels.to_numpy()
+    return np.sort(resample(idx, n_samples=n, replace=False, stratify=stratify, random_state=seed))
+
+
+def _run_one(args):
+    return evaluate_config(**args)
+
+
+# -- the result --------------------------------------------------------------------------
+
+class TuneResult:
+    """The outcome of a search: ``best_params``, ``best_score``, ``trials`` (DataFrame sorted
+    by score, best first), ``best`` (TrainResult of the best configuration refit), ``plot(kind)``."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    @property
+    def n_failed(self) -> int:
+        return int((self.trials["state"] == "fail").sum()) if len(self.trials) else 0
+
+    @property
+    def n_pruned(self) -> int:
+        return int((self.trials["state"] == "pruned").sum()) if len(self.trials) else 0
+
+    @property
+    def failures(self) -> pd.Series:
+        """Failed trials per error message."""
+        failed = self.trials[self.trials["state"] == "fail"]
+        return failed["error"].value_counts() if len(failed) else pd.Series(dtype=int, name="count")
+
+    @property
+    def total_epochs(self) -> int | None:
+        if "epochs" not in self.trials:
+            return None
+        return int(self.trials["epochs"].fillna(0).sum())
+
+    def comparison(self) -> pd.DataFrame:
+        """Validation (or CV) metrics of the untuned and the tuned model side by side."""
+        tuned = self.best.metrics if self.best is not None else {}
+        frame = pd.DataFrame({"untuned": pd.Series(self.untuned, dtype=float),
+                              "tuned": pd.Series(tuned, dtype=float)})
+        return frame.loc[[m for m in tuned if m in frame.index] or list(frame.index)]
+
+    def summary_lines(self) -> list:
+        where = f"{self.cv}-fold CV" if self.cv else "validation split"
+        lines = [f"TuneResult: {self.model_name}, {self.method} search, {len(self.trials)} trials "
+                 f"({self.n_failed} failed, {self.n_pruned} pruned) in {self.duration:.1f}s"
+                 + (" — interrupted" if self.interrupted else "")]
+        lines.append(f"best {self.metric} ({where}): {self.best_score:.4f}" if _finite(self.best_score)
+                     else "no trial finished")
+        if self.best_params:
+            lines.append("best parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items()))
+        if self.n_failed:
+            lines.append("failures: " + "; ".join(f"{n}× {msg}" for msg, n in self.failures.items()))
+        if self.study:
+            lines.append(f"study {self.study!r} in {self.storage_label}")
+        return lines
+
+    @property
+    def storage_label(self) -> str:
+        url = self.storage or "memory"
+        return url.replace("sqlite:///" + os.getcwd() + os.sep, "sqlite:///") if isinstance(url, str) else str(url)
+
+    def __repr__(self) -> str:
+        lines = self.summary_lines()
+        if self.best is not None and self.untuned:
+            lines.append(self.comparison().round(4).to_string())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from nbml.tuning.plots import result_html
+
+        return result_html(self)
+
+    def plot(self, kind: str = "history", params=None, ax=None):
+        """``history`` (score per trial and best so far), ``importance``, ``parallel``,
+        ``slice``, ``heatmap`` (two parameters: ``params=("a", "b")``). Returns the Figure."""
+        from nbml.tuning.plots import plot
+
+        return plot(self, kind, params=params, ax=ax)
+
+
+def _finite(v) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+# -- the search --------------------------------------------------------------------------
+
+class _Search:
+    """What every method shares: data, folds, store, callbacks, trial bookkeeping."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+        self.records: list = []
+        self.interrupted = False
+        self.started = time.perf_counter()
+
+    # timing and stopping
+    def out_of_time(self) -> bool:
+        return self.timeout is not None and time.perf_counter() - self.started >= self.timeout
+
+    def job_args(self, params, **extra) -> dict:
+        args = dict(pipeline=self.pipeline, params=params, X=self.X, y=self.y, task=self.task, folds=self.folds,
+                    metric=self.metric, seed=self.seed, fit_params=self.fit_params, greater=self.greater)
+        args.update(extra)
+        return args
+
+    def best_record(self):
+        done = [r for r in self.records if r["state"] == "complete"]
+        if not done:
+            return None
+        return (max if self.greater else min)(done, key=lambda r: r["score"])
+
+    def finish(self, outcome: dict, params: dict, number=None, **extra) -> dict:
+        record = dict(outcome)
+        record.update(extra)
+        record["number"] = len(self.records) + self.offset if number is None else number
+        record["params"] = {_space.short_name(k, self.pipeline): v for k, v in params.items()}
+        record["_full"] = params
+        record.update(method=self.method, model=self.model_name, metric=self.metric, fingerprint=self.fingerprint)
+        self.records.append(record)
+        if self.url is not None:
+            try:
+                from nbml.store import record_trial
+
+                record_trial(self.url, self.study, record)
+            except Exception as exc:
+                warnings.warn(f"nbml could not record trial {record['number']}: {type(exc).__name__}: {exc}")
+        best = self.best_record()
+        for cb in self.callbacks:
+            hook = getattr(cb, "on_trial_end", None)
+            if hook is not None:
+                hook(record, best, self)
+        return record
+
+    def run_batch(self, batch):
+        """Evaluate ``[(params, extra)]`` (in parallel where asked) and record each."""
+        if not batch:
+            return
+        if self.n_jobs == 1 and self.scheduler is None:
+            for params, extra in batch:
+                if self.out_of_time():
+                    return
+                self.finish(evaluate_config(**self.job_args(params, **extra.pop("_job", {}))), params, **extra)
+            return
+        from joblib import Parallel, delayed
+
+        jobs = []
+        for params, extra in batch:
+            jobs.append(self.job_args(params, **extra.pop("_job", {})))
+        n_jobs = -1 if self.scheduler is not None else self.n_jobs
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        results = parallel(delayed(_run_one)(a) for a in jobs)
+        try:
+            for (params, extra), outcome in zip(batch, results):
+                self.finish(outcome, params, **extra)
+                if self.out_of_time():
+                    break
+        finally:
+            del results
+
+
+def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metric=None, n_jobs=None,
+         timeout=None, study=None, storage=None, resume=False, scheduler=None, coreset=None, seed=None,
+         prune=None, sampler=None, callbacks=None, split=None, preprocess=None, live=None, namespace=None
+         ) -> TuneResult:
+    """Search hyperparameters of a model (or of a ``TrainResult``'s model) on the active split.
+
+    ``space``: dict name -> list / ``nbml.space`` helper / scipy.stats distribution, or a
+    ``%%tune`` body as text; ``None`` takes a default space for common models. ``method``:
+    grid, random, bayes (Optuna TPE; ``sampler='gp'|'cmaes'|'random'``) or halving
+    (successive halving on rows). ``cv=K`` scores by K-fold CV on train+val, otherwise on
+    the validation split (a TrainResult trained with CV keeps its K). ``prune``: median,
+    halving or hyperband (bayes). Trials are stored in ``storage`` (default
+    ``.nbml/nbml.db``) under ``study``; ``resume=True`` continues a study. ``scheduler``: a
+    Dask scheduler address to run the fits on. Returns a ``TuneResult``.
+    """
+    from sklearn.base import clone
+
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not a search method; use one of {', '.join(METHODS)}")
+    if coreset is not None:
+        raise ValueError("coreset= is not available yet: coresets arrive with nbml.coreset (tune on the full "
+                         "split meanwhile)")
+    n_jobs = _check_n_jobs(n_jobs)
+    if trials is not None and (not isinstance(trials, (int, np.integer)) or isinstance(trials, bool) or trials < 1):
+        raise ValueError(f"trials={trials!r} must be a positive integer")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise ValueError(f"timeout={timeout!r} must be a positive number of seconds")
+    from nbml.tuning.pruning import check_prune, is_epoch_model
+
+    prune = check_prune(prune)
+    if sampler is not None and sampler not in SAMPLERS:
+        raise ValueError(f"sampler={sampler!r} is not an Optuna sampler nbml knows; use one of {', '.join(SAMPLERS)}")
+    if (sampler is not None or prune is not None) and method != "bayes":
+        what = "sampler=" if sampler is not None else "prune="
+        raise ValueError(f"{what} works with method='bayes' (got method={method!r}); for random search with "
+                         f"pruning use method='bayes', sampler='random'")
+
+    # what to tune, on which data
+    if isinstance(model_or_result, TrainResult):
+        base = model_or_result
+        data_split = split if split is not None else base.split
+        seed = base.seed if seed is None else int(seed)
+        pipeline = base._pipeline
+        preprocess = base.preprocess
+        fit_params = dict(base._fit_params or {})
+        if cv is None and base.cv is not None:
+            cv = len(base.cv)
+        model_name = base.name
+    else:
+        base = None
+        if isinstance(model_or_result, TuneResult):
+            model_or_result = model_or_result.best
+            return tune(model_or_result, space, method, trials, cv, metric, n_jobs, timeout, study, storage, resume,
+                        scheduler, coreset, seed, prune, sampler, callbacks, split, preprocess, live, namespace)
+        data_split = resolve_split(split)
+        seed = data_split.seed if seed is None else int(seed)
+        check_model(model_or_result, data_split.task)
+        preprocess = preprocess or "auto"
+        pipeline = make_model_pipeline(model_or_result, data_split, preprocess, seed)
+        fit_params = {}
+        model_name = type(final_estimator(pipeline)).__name__
+    task = data_split.task
+    metric = _check_metric(metric, task)
+    greater = _metrics.greater_is_better(metric)
+
+    # the space
+    dims = _space.parse(space, namespace) if isinstance(space, str) else _space.normalize(space)
+    discretize = None
+    if not dims:
+        from nbml.tuning.defaults import default_space
+
+        if space is not None and not isinstance(space, str):
+            raise ValueError("the search space is empty: give at least one parameter, e.g. {'C': [0.1, 1, 10]}")
+        dims = default_space(final_estimator(pipeline))
+        discretize = 4
+    dims = _space.resolve(dims, pipeline)
+    grid = _space.grid_values(dims, method, discretize) if method == "grid" else None
+    if method == "bayes":
+        _optuna_distributions(dims)  # scipy distributions Optuna cannot use: fail before any work
+
+    # folds: K-fold on train+val, or train -> validation
+    if cv is not None:
+        X, y = data_split.X_trainval, data_split.y_trainval
+        check_folds(cv, X, y, task)
+        folds = list(make_folds(task, cv, seed).split(X, y if task == "classification" else None))
+    else:
+        if len(data_split.X_val) == 0:
+            raise ValueError("the split has no validation rows: use cv=K, or split with val > 0")
+        X, y = data_split.X_trainval, data_split.y_trainval
+        n_train = len(data_split.X_train)
+        folds = [(np.arange(n_train), np.arange(n_train, len(X)))]
+
+    # the store
+    url = _storage_url(storage)
+    if study is None:
+        study = _last_study(url, model_name, method, data_split.fingerprint) if resume else None
+        if study is None:
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+            study = f"{model_name}-{method}-{stamp}"
+    elif not isinstance(study, str) or not study.strip():
+        raise ValueError(f"study={study!r} must be a non-empty name")
+    previous = _previous_records(url, study) if url is not None else []
+
+    epoch_key = None
+    if prune is not None and is_epoch_model(final_estimator(pipeline)):
+        epoch_key = _space._final_prefix(pipeline) + "callbacks"
+    from nbml.tuning.live import make_callbacks
+
+    callbacks = make_callbacks(callbacks, live)
+    search = _Search(pipeline=pipeline, X=X, y=y, task=task, folds=folds, metric=metric, seed=seed,
+                     fit_params=fit_params, greater=greater, n_jobs=n_jobs, scheduler=scheduler,
+                     timeout=timeout, method=method, model_name=model_name, fingerprint=data_split.fingerprint,
+                     url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key)
+    total = {"grid": None if grid is None else int(np.prod([len(v) for v in grid.values()])),
+             "random": trials or DEFAULT_TRIALS["random"], "bayes": trials or DEFAULT_TRIALS["bayes"],
+             "halving": None}[method]
+    if method == "grid" and trials is not None:
+        total = min(total, trials)
+    for cb in callbacks:
+        if hasattr(cb, "on_start"):
+            cb.on_start(search, total)
+
+    optuna_study = None
+    import contextlib
+
+    backend = contextlib.nullcontext(None)
+    if scheduler is not None:
+        from nbml.tuning.distributed import dask_backend
+
+        backend = dask_backend(scheduler)
+    try:
+        with backend as workers:
+            search.workers = workers or n_jobs
+            if method == "grid":
+                _run_grid(search, grid, previous, trials)
+            elif method == "random":
+                _run_random(search, dims, previous, total)
+            elif method == "halving":
+                _run_halving(search, dims, grid, trials, discretize)
+            else:
+                optuna_study = _run_bayes(search, dims, total, prune, sampler, resume)
+    except KeyboardInterrupt:
+        search.interrupted = True
+    finally:
+        for cb in callbacks:
+            if hasattr(cb, "on_end"):
+                cb.on_end(search)
+
+    records = previous + search.records
+    table = _trials_frame(records, greater)
+    best = search.best_record() or _best_of(previous, greater)
+    best_params, best_score, best_result, untuned = {}, math.nan, None, {}
+    if best is not None:
+        best_params = dict(best["params"])
+        best_score = best["score"]
+        full = best.get("_full") or _space.resolve(
+            {k: _space.Categorical([v]) for k, v in best_params.items()}, pipeline)
+        full = {k: (v.values[0] if isinstance(v, _space.Dimension) else v) for k, v in full.items()}
+        best_result, untuned = _refit(clone(pipeline).set_params(**full), base, pipeline, data_split, cv, seed,
+                                      preprocess, fit_params, n_jobs)
+    result = TuneResult(best_params=best_params, best_score=best_score, trials=table, best=best_result,
+                        untuned=untuned, metric=metric, greater=greater, method=method, study=study, storage=url,
+                        task=task, model_name=model_name, cv=cv, duration=time.perf_counter() - search.started,
+                        interrupted=search.interrupted, fingerprint=data_split.fingerprint, space=dims,
+                        pipeline=pipeline, optuna_study=optuna_study)
+    if url is not None:
+        from nbml.store import record_tune
+
+        record_tune(result, url)
+    return result
+
+
+def _check_n_jobs(n_jobs):
+    if n_jobs is None:
+        return 1
+    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0 or n_jobs < -1:
+        raise ValueError(f"n_jobs={n_jobs!r} must be a positive integer or -1 (all cores)")
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    return int(n_jobs)
+
+
+def _check_metric(metric, task):
+    names = _metrics.metric_names(task)
+    if metric is None:
+        return _metrics.PRIMARY[task]
+    if metric not in names:
+        other = next((t for t, ms in _metrics.METRICS.items() if metric in ms), None)
+        why = f" is a {other} metric but the task is {task}" if other else " is not a metric nbml knows"
+        raise ValueError(f"metric={metric!r}{why}; use one of {', '.join(names)}")
+    return metric
+
+
+def _storage_url(storage):
+    from nbml.store import default_url, to_url
+
+    if storage is None:
+        return default_url()
+    if not isinstance(storage, str):
+        raise TypeError(f"storage must be a SQLAlchemy URL or a file path (str); got {type(storage).__name__}")
+    return to_url(storage)
+
+
+def _last_study(url, model_name, method, fingerprint):
+    if url is None:
+        return None
+    from nbml.store import _read
+
+    try:
+        frame = _read(url, "SELECT study FROM nbml_trials WHERE model = :m AND method = :meth AND fingerprint = :f "
+                           "ORDER BY id DESC LIMIT 1", {"m": model_name, "meth": method, "f": fingerprint})
+    except Exception:
+        return None
+    return None if frame.empty else frame["study"].iloc[0]
+
+
+def _previous_records(url, study):
+    from nbml.store import trials as stored_trials
+
+    try:
+        frame = stored_trials(study, storage=url)
+    except Exception:
+        return []
+    out = []
+    for row in frame.itertuples():
+        extra = json.loads(row.extra) if row.extra else {}
+        out.append({"number": int(row.number), "params": json.loads(row.params), "score": _nan(row.score),
+                    "score_std": _nan(row.score_std), "state": row.state, "error": row.error,
+                    "duration": _nan(row.duration), "metrics": json.loads(row.metrics or "{}"), "previous": True,
+                    **extra})
+    return out
+
+
+def _nan(v):
+    return math.nan if v is None else float(v)
+
+
+def _best_of(records, greater):
+    done = [r for r in records if r["state"] == "complete" and _finite(r["score"])]
+    if not done:
+        return None
+    return (max if greater else min)(done, key=lambda r: r["score"])
+
+
+def _trials_frame(records, greater) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        row = {"number": r["number"], "score": r["score"], "score_std": r.get("score_std", math.nan)}
+        row.update({k: (repr(v) if isinstance(v, (tuple, list)) else v) for k, v in r["params"].items()})
+        row["state"] = r["state"]
+        row["duration"] = r.get("duration", math.nan)
+        for k in ("rows", "round", "epochs", "worker"):
+            if r.get(k) is not None:
+                row[k] = r[k]
+        row["error"] = r.get("error")
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["score", "score_std", "state", "duration", "error"],
+                            index=pd.Index([], name="number"))
+    frame = frame.set_index("number")
+    complete = frame["state"] == "complete"
+    if "round" in frame:  # halving: the last round (most rows) first
+        order = frame[complete].sort_values(["round", "score"], ascending=[False, not greater], kind="stable")
+    else:
+        order = frame[complete].sort_values("score", ascending=not greater, kind="stable")
+    rest = frame[~complete]
+    return pd.concat([order, rest]) if len(rest) else order
+
+
+def _refit(model, base, pipeline, data_split, cv, seed, preprocess, fit_params, n_jobs):
+    """The best configuration as a TrainResult (refit on train+val when scored by CV), and
+    the untuned model's metrics on the same folds."""
+    from sklearn.base import clone
+
+    from nbml.store import paused
+    from nbml.training import train
+
+    with paused():
+        best = train(model, split=data_split, cv=cv, preprocess="none", seed=seed, fit_params=fit_params,
+                     n_jobs=n_jobs if n_jobs > 1 else None)
+        best.preprocess = preprocess
+        if cv is not None:
+            best._model = _fit(clone(best._pipeline), data_split.X_trainval, data_split.y_trainval, data_split.task,
+                               fit_params)
+        same_folds = base is not None and base.split is data_split and \
+            ((cv is None and base.cv is None) or (base.cv is not None and cv == len(base.cv) and base.seed == seed))
+        if same_folds:
+            untuned = dict(base.metrics)
+        else:
+            try:
+                untuned = dict(train(clone(pipeline), split=data_split, cv=cv, preprocess="none", seed=seed,
+                                     fit_params=fit_params, n_jobs=n_jobs if n_jobs > 1 else None).metrics)
+            except Exception:
+                untuned = {}
+    return best, untuned
+
+
+# -- methods -----------------------------------------------------------------------------
+
+def _key(params: dict) -> str:
+    return json.dumps({k: repr(v) for k, v in sorted(params.items())})
+
+
+def _run_grid(search, grid, previous, limit):
+    from sklearn.model_selection import ParameterGrid
+
+    done = {_key(r["params"]) for r in previous if r["state"] in ("complete", "fail")}
+    candidates = []
+    for params in ParameterGrid(grid):
+        short = {_space.short_name(k, search.pipeline): v for k, v in params.items()}
+        if _key(short) in done:
+            continue
+        candidates.append((params, {}))
+        if limit is not None and len(candidates) >= limit:
+            break
+    _in_chunks(search, candidates)
+
+
+def _in_chunks(search, candidates):
+    """Run candidates in chunks, so a timeout or Ctrl-C stops between chunks."""
+    size = len(candidates) if search.n_jobs == 1 and search.scheduler is None else max(8, 4 * search.workers)
+    for start in range(0, len(candidates), size):
+        if search.out_of_time():
+            return
+        search.run_batch(candidates[start:start + size])
+
+
+def _sample(dims, rng):
+    return {name: dim.sample(rng) for name, dim in dims.items()}
+
+
+def _run_random(search, dims, previous, total):
+    rng = np.random.default_rng(search.seed)
+    n_before = sum(1 for r in previous)
+    finite = all(d.is_categorical for d in dims.values())
+    size = int(np.prod([len(d.values) for d in dims.values()])) if finite else None
+    seen, candidates = set(), []
+    for i in range(n_before + total):
+        params = _sample(dims, rng)
+        if finite and size is not None and len(seen) < size:  # without repeats while the space allows
+            tries = 0
+            while _key(params) in seen and tries < 50:
+                params, tries = _sample(dims, rng), tries + 1
+        seen.add(_key(params))
+        if i >= n_before:
+            candidates.append((params, {}))
+    _in_chunks(search, candidates)
+
+
+def _run_halving(search, dims, grid, trials, discretize):
+    """Successive halving on rows: every candidate on few rows, the best third on 3× as many, ..."""
+    from sklearn.model_selection import ParameterGrid
+
+    if all(d.is_categorical for d in dims.values()) and trials is None:
+        candidates = list(ParameterGrid({k: d.values for k, d in dims.items()}))
+    else:
+        rng = np.random.default_rng(search.seed)
+        candidates = [_sample(dims, rng) for _ in range(trials or DEFAULT_TRIALS["halving"])]
+    n_train = min(len(tr) for tr, _ in search.folds)
+    n_classes = search.y.nunique() if search.task == "classification" else 1
+    rounds = max(1, math.ceil(math.log(max(len(candidates), 1), HALVING_FACTOR)))
+    min_rows = max(20, 4 * n_classes)
+    while rounds > 1 and n_train / HALVING_FACTOR ** (rounds - 1) < min_rows:
+        rounds -= 1
+    for r in range(rounds):
+        rows = int(n_train / HALVING_FACTOR ** (rounds - 1 - r))
+        max_rows = rows if rows < n_train else None
+        batch = [(params, {"rows": rows, "round": r, "_job": {"max_rows": max_rows}}) for params in candidates]
+        count = len(search.records)
+        _in_chunks(search, batch)
+        if search.out_of_time() or r == rounds - 1:
+            break
+        scored = [rec for rec in search.records[count:] if rec["state"] == "complete"]
+        if not scored:
+            break
+        scored.sort(key=lambda rec: rec["score"], reverse=search.greater)
+        keep = max(1, math.ceil(len(candidates) / HALVING_FACTOR))
+        candidates = [rec["_full"] for rec in scored[:keep]]
+    # only the last round's scores count as "best" (earlier ones saw fewer rows)
+    last_round = max((rec.get("round", 0) for rec in search.records), default=0)
+    search.best_record = _halving_best(search, last_round)
+
+
+def _halving_best(search, last_round):
+    def best():
+        done = [r for r in search.records if r["state"] == "complete" and r.get("round", 0) == last_round]
+        if not done:
+            return None
+        return (max if search.greater else min)(done, key=lambda r: r["score"])
+    return best
+
+
+# -- Bayesian search (Optuna) ---------------------------------------------------------------
+
+def _optuna_distributions(dims) -> dict:
+    import optuna.distributions as od
+
+    out = {}
+    for name, dim in dims.items():
+        if isinstance(dim, _space.ScipyDist):
+            native = dim.as_native()
+            if native is None:
+                raise ValueError(f"method='bayes' cannot search scipy.stats.{dim.name} for {name}: use uniform, "
+                                 f"loguniform, randint, logint, a list, or method='random'")
+            dim = native
+        if isinstance(dim, _space.Float):
+            out[name] = od.FloatDistribution(dim.low, dim.high, log=dim.log)
+        elif isinstance(dim, _space.Int):
+            out[name] = od.IntDistribution(dim.low, dim.high, log=dim.log)
+        else:
+            out[name] = od.CategoricalDistribution(dim.labels)
+    return out
+
+
+def _decode(dims, params):
+    out = {}
+    for name, value in params.items():
+        dim = dims[name]
+        if isinstance(dim, _space.Categorical):
+            out[name] = dim.values[dim.labels.index(value)]
+        else:
+            out[name] = value
+    return out
+
+
+def make_sampler(sampler, seed):
+    import optuna
+
+    if sampler in (None, "tpe"):
+        return optuna.samplers.TPESampler(seed=seed)
+    if sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if sampler == "gp":
+        try:
+            return optuna.samplers.GPSampler(seed=seed)
+        except ImportError as exc:
+            raise ValueError(f"sampler='gp' needs {exc.name or 'torch and scipy'}: pip install torch scipy") from None
+    try:
+        import cmaes  # noqa: F401
+    except ImportError:
+        raise ValueError("sampler='cmaes' needs the cmaes package: pip install cmaes") from None
+    return optuna.samplers.CmaEsSampler(seed=seed)
+
+
+def _run_bayes(search, dims, total, prune, sampler, resume):
+    import optuna
+
+    from nbml.tuning.pruning import make_pruner
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    distributions = _optuna_distributions(dims)
+    storage = None
+    if search.url is not None:
+        from nbml.store import optuna_storage
+
+        storage = optuna_storage(search.url)
+    max_resource = None
+    if search.epoch_key is not None:
+        max_resource = search.pipeline.get_params().get(search.epoch_key.replace("callbacks", "epochs"))
+    elif len(search.folds) > 1:
+        max_resource = len(search.folds) - 1
+    study = optuna.create_study(study_name=search.study, storage=storage, load_if_exists=True,
+                                direction="maximize" if search.greater else "minimize",
+                                sampler=make_sampler(sampler, search.seed), pruner=make_pruner(prune, max_resource))
+    parallel = search.n_jobs > 1 or search.scheduler is not None
+    done = 0
+    while done < total and not search.out_of_time():
+        size = min(total - done, search.workers if parallel else 1)
+        asked = [study.ask(distributions) for _ in range(size)]
+        batch = [(t, _decode(dims, t.params)) for t in asked]
+        try:
+            if parallel:
+                outcomes = _parallel_outcomes(search, [p for _, p in batch])
+            else:
+                trial, params = batch[0]
+                report = _reporter(trial) if prune is not None else None
+                outcomes = [evaluate_config(**search.job_args(params, report=report, epoch_key=search.epoch_key))]
+        except KeyboardInterrupt:
+            for t, _ in batch:
+                study.tell(t, state=optuna.trial.TrialState.FAIL)
+            raise
+        for (trial, params), outcome in zip(batch, outcomes):
+            if outcome["state"] == "complete":
+                study.tell(trial, outcome["score"])
+            elif outcome["state"] == "pruned":
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            search.finish(outcome, params, number=trial.number)
+        done += size
+    return study
+
+
+def _reporter(trial):
+    import optuna
+
+    def report(step, value):
+        trial.report(value, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+    return report
+
+
+def _parallel_outcomes(search, param_list):
+    from joblib import Parallel, delayed
+
+    n_jobs = -1 if search.scheduler is not None else search.n_jobs
+    return Parallel(n_jobs=n_jobs)(delayed(_run_one)(search.job_args(p)) for p in param_list)
