@@ -395,8 +395,8 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
             names = [c for c in folds.columns if not c.startswith("train_") and not c.endswith("_time")]
             val = {m: float(folds[m].mean()) for m in names}
             trn = {m: float(folds[f"train_{m}"].mean()) for m in names}
-            return TrainResult(task, val, trn, folds, data_split, name, params, oof,
-                               float(folds["fit_time"].sum()), preprocess, seed, None, pipeline, fit_params)
+            return _recorded(TrainResult(task, val, trn, folds, data_split, name, params, oof,
+                               float(folds["fit_time"].sum()), preprocess, seed, None, pipeline, fit_params))
         fitted = clone(pipeline)
         start = time.perf_counter()
         _fit(fitted, data_split.X_train, data_split.y_train, task, fit_params)
@@ -408,8 +408,21 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
         if getattr(exc, "_nbml", False):
             raise
         raise FitError(f"{name} failed: {describe_error(exc)}") from exc
-    return TrainResult(task, val, trn, None, data_split, name, params, held_out, fit_time, preprocess, seed,
-                       fitted, pipeline, fit_params)
+    return _recorded(TrainResult(task, val, trn, None, data_split, name, params, held_out, fit_time, preprocess,
+                                 seed, fitted, pipeline, fit_params))
+
+
+def _recorded(result: TrainResult) -> TrainResult:
+    """Record the run in the store (``nbml.store``); a store problem is a warning, never an error."""
+    try:
+        from nbml.store import record_run
+
+        record_run(result)
+    except Exception as exc:
+        import warnings
+
+        warnings.warn(f"nbml could not record the run: {exc}", stacklevel=3)
+    return result
 
 
 class FitError(ValueError):

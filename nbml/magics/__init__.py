@@ -9,8 +9,9 @@ from __future__ import annotations
 from nbml.magics.config import Nbml
 from nbml.magics.data import DataMagics
 from nbml.magics.train import TrainMagics
+from nbml.magics.tune import TuneMagics
 
-FAMILIES = [DataMagics, TrainMagics]
+FAMILIES = [DataMagics, TrainMagics, TuneMagics]
 
 
 def register(shell) -> None:
