@@ -149,7 +149,8 @@ def test_fit_passes_weights_into_a_pipeline(frame):
     cs = coreset(frame, "label", size=300, seed=0)
     pipe = cs.fit(make_pipeline(StandardScaler(), LogisticRegression()))
     manual = make_pipeline(StandardScaler(), LogisticRegression()).fit(
-        cs.X, cs.y, logisticregression__sample_weight=cs.weights)
+        cs.X, cs.y, standardscaler__sample_weight=cs.weights,
+        logisticregression__sample_weight=cs.weights)
     np.testing.assert_allclose(pipe[-1].coef_, manual[-1].coef_)
     unweighted = make_pipeline(StandardScaler(), LogisticRegression()).fit(cs.X, cs.y)
     assert not np.allclose(pipe[-1].coef_, unweighted[-1].coef_)
@@ -224,6 +225,8 @@ def test_estimator_without_sample_weight_names_the_alternative(frame):
     with pytest.raises(ValueError, match=r"KNeighborsClassifier does not accept sample_weight"
                                          r".*method=\"uniform\""):
         cs.fit(KNeighborsClassifier())
+    with pytest.raises(ValueError, match=r"Pipeline does not accept sample_weight"):
+        cs.fit(make_pipeline(StandardScaler(), KNeighborsClassifier()))
     uniform = coreset(frame, "label", size=200, method="uniform", seed=0)
     knn = uniform.fit(KNeighborsClassifier(n_neighbors=3))
     assert knn.predict(uniform.X).shape == (200,)
@@ -232,3 +235,31 @@ def test_estimator_without_sample_weight_names_the_alternative(frame):
 def test_data_or_file_required():
     with pytest.raises(ValueError, match="data=.*file="):
         coreset(size=10)
+
+
+def test_weighted_search_uses_weights_in_fits_and_scores(frame):
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from nbml.coresets import weighted_search
+
+    cs = coreset(frame, "label", size=600, seed=0)
+    grid = {"logisticregression__C": [0.01, 1.0]}
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    search = GridSearchCV(pipe, grid, cv=StratifiedKFold(3), scoring="roc_auc")
+    fitted = weighted_search(search, cs)
+    assert not hasattr(search, "cv_results_")  # the caller's object is untouched
+    for i, C in enumerate(grid["logisticregression__C"]):
+        scores = []
+        for tr, te in StratifiedKFold(3).split(cs.X, cs.y):
+            model = make_pipeline(StandardScaler(), LogisticRegression(C=C)).fit(
+                cs.X.iloc[tr], cs.y.iloc[tr], standardscaler__sample_weight=cs.weights[tr],
+                logisticregression__sample_weight=cs.weights[tr])
+            scores.append(roc_auc_score(cs.y.iloc[te], model.predict_proba(cs.X.iloc[te])[:, 1],
+                                        sample_weight=cs.weights[te]))
+        assert fitted.cv_results_["mean_test_score"][i] == pytest.approx(np.mean(scores))
+    plain = GridSearchCV(pipe, grid, cv=StratifiedKFold(3), scoring="roc_auc").fit(cs.X, cs.y)
+    assert not np.allclose(plain.cv_results_["mean_test_score"],
+                           fitted.cv_results_["mean_test_score"])
+    with pytest.raises(ValueError, match="does not accept sample_weight"):
+        weighted_search(GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}), cs)

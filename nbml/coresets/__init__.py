@@ -5,6 +5,7 @@ merge-and-reduce structure used for files (bounded memory, ``add``, ``save``/``l
 """
 from nbml.coresets.api import coreset
 from nbml.coresets.base import Coreset
+from nbml.coresets.search import weighted_search
 from nbml.coresets.tree import CoresetTree
 
-__all__ = ["coreset", "Coreset", "CoresetTree"]
+__all__ = ["coreset", "Coreset", "CoresetTree", "weighted_search"]

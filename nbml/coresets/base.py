@@ -88,12 +88,12 @@ class Coreset:
     def fit(self, model, **fit_params):
         """Fit ``model`` on the coreset with ``weights`` as ``sample_weight``; returns the model.
 
-        A Pipeline receives the weights in its final step (``<step>__sample_weight``). An
+        In a Pipeline every step that accepts ``sample_weight`` receives them. An
         estimator that cannot take ``sample_weight`` raises ``ValueError`` — unless this is a
         ``method="uniform"`` coreset, whose weights are all equal and can be dropped.
         """
-        key = sample_weight_key(model)
-        if key is None:
+        keys = sample_weight_keys(model)
+        if not keys:
             if self.method == "uniform" or np.allclose(self.weights, self.weights[0]):
                 if self.y is None:
                     return model.fit(self.X, **fit_params)
@@ -104,29 +104,36 @@ class Coreset:
                 f"unweighted sample instead with method=\"uniform\" (equal weights, which "
                 f"Coreset.fit then drops) or use an estimator that supports sample_weight")
         fit_params = dict(fit_params)
-        fit_params[key] = self.weights
+        for key in keys:
+            fit_params[key] = self.weights
         if self.y is None:
             return model.fit(self.X, **fit_params)
         return model.fit(self.X, self.y, **fit_params)
 
 
-def sample_weight_key(model):
-    """The fit keyword that carries sample weights to ``model``, or None if unsupported."""
+def sample_weight_keys(model):
+    """The fit keywords that carry sample weights into ``model``; empty if it cannot take them.
+
+    For a Pipeline, every step whose ``fit`` accepts ``sample_weight`` gets the weights
+    (``<step>__sample_weight``, so a StandardScaler sees the weighted statistics), and the
+    final estimator must accept them.
+    """
     steps = getattr(model, "steps", None)
     if isinstance(steps, list) and steps and hasattr(model, "named_steps"):
-        name, last = steps[-1]
-        inner = sample_weight_key(last)
-        return None if inner is None else f"{name}__{inner}"
+        if not sample_weight_keys(steps[-1][1]):
+            return []
+        return [f"{name}__{key}" for name, step in steps
+                if step is not None and not isinstance(step, str)
+                for key in sample_weight_keys(step)]
     fit = getattr(model, "fit", None)
     if fit is None:
-        raise TypeError(f"model must be an estimator with a fit() method, got {type(model).__name__}")
+        raise TypeError(f"model must be an estimator with a fit() method, got "
+                        f"{type(model).__name__}")
     try:
-        params = inspect.signature(fit).parameters
+        accepts = "sample_weight" in inspect.signature(fit).parameters
     except (TypeError, ValueError):
-        return None
-    if "sample_weight" in params:
-        return "sample_weight"
-    return None
+        accepts = False
+    return ["sample_weight"] if accepts else []
 
 
 # --------------------------------------------------------------------------------------------
