@@ -94,13 +94,13 @@ def test_batch_gradient_descent_reaches_the_closed_form(diabetes_std, cls, kw):
 def test_stochastic_solvers_get_close(diabetes_std, solver, lr):
     X, y = diabetes_std
     exact = LinearRegression().fit(X, y)
-    ours = LinearRegression(solver=solver, learning_rate=lr, max_iter=300,
+    ours = LinearRegression(solver=solver, learning_rate=lr, max_iter=60,
                             random_state=0).fit(X, y)
     assert abs(ours.score(X, y) - exact.score(X, y)) < 0.01
-    again = LinearRegression(solver=solver, learning_rate=lr, max_iter=300,
+    again = LinearRegression(solver=solver, learning_rate=lr, max_iter=60,
                              random_state=0).fit(X, y)
     np.testing.assert_array_equal(ours.coef_, again.coef_)          # same seed, same numbers
-    other = LinearRegression(solver=solver, learning_rate=lr, max_iter=300,
+    other = LinearRegression(solver=solver, learning_rate=lr, max_iter=60,
                              random_state=1).fit(X, y)
     assert not np.array_equal(ours.coef_, other.coef_)
 
