@@ -76,6 +76,7 @@ def test_file_coreset_matches_the_tree_and_is_deterministic(csv_path, frame):
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.indices, c.indices)
     np.testing.assert_array_equal(a.weights, c.weights)
+    assert isinstance(a.tree, CoresetTree) and a.tree.n_represented_ == len(frame)
     assert a.weights.sum() == pytest.approx(len(frame))
     d = coreset(file=csv_path, target="target", size=0.05, chunksize=700, seed=5)
     assert d.size == 300 and not np.array_equal(np.sort(a.indices), np.sort(d.indices))
@@ -217,3 +218,16 @@ def test_missing_file_and_bad_parameters(tmp_path):
     with pytest.raises(ValueError, match="the tree is empty"):
         CoresetTree(target="y").coreset(10)
     assert nbml.CoresetTree is CoresetTree
+
+
+@pytest.mark.parametrize("method", ["sensitivity", "lightweight", "uniform"])
+def test_tree_methods_on_regression_targets(method):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(5000, 3))
+    frame = pd.DataFrame(X, columns=["u", "v", "w"]).assign(price=X @ [1.0, 2.0, -1.0])
+    tree = CoresetTree.from_frame(frame, target="price", node_size=300, chunksize=800,
+                                  method=method, task="regression")
+    cs = tree.coreset(200)
+    assert tree.method_ == method and cs.method == method and cs.task == "regression"
+    assert cs.size == 200 and cs.weights.sum() == pytest.approx(len(frame))
+    np.testing.assert_allclose(cs.y.to_numpy(), frame["price"].to_numpy()[cs.indices])

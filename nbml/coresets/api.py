@@ -68,9 +68,12 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         raise ValueError("pass the data (a DataFrame or X) as data=, or a CSV/Parquet path "
                          "as file=")
     X, y, target_name = _split_target(data, target)
-    matrix, _ = numeric_matrix(X, preprocess)
     if preprocess is not None:
+        if not callable(preprocess):
+            raise TypeError(f"preprocess must be a callable taking the feature DataFrame and "
+                            f"returning numeric features, got {type(preprocess).__name__}")
         X = preprocess(X)
+    matrix, _ = numeric_matrix(X)
     n = len(matrix)
     if n == 0:
         raise ValueError("data has no rows")
@@ -145,4 +148,6 @@ def _from_file(file, target, size, method, seed, chunksize, task, model, preproc
     tree.add(file)
     if isinstance(size, (float, np.floating)) and size < 1:
         size = resolve_size(size, tree.n_represented_)
-    return tree.coreset(size)
+    result = tree.coreset(size)
+    result.tree = tree  # so that more data can be added later (tree.add) without a rebuild
+    return result

@@ -43,16 +43,19 @@ class Coreset:
     n_represented : int
         Number of rows the coreset stands for.
     method : str
-        The method that built it (``"sensitivity"``, ``"lightweight"``, ``"uniform"`` or
-        ``"exact"`` when the requested size covered the whole data).
+        The method that built it: ``"sensitivity"``, ``"lightweight"`` or ``"uniform"``
+        (a coreset as large as the data is the data itself, every weight 1).
     target : str or None
         Name of the target column, when known.
     task : str
         ``"classification"``, ``"regression"`` or ``"clustering"``.
+    tree : CoresetTree or None
+        The merge-and-reduce tree it was drawn from (coresets built from a file), so that
+        more data can be added later; None for in-memory data.
     """
 
     def __init__(self, X, y, weights, indices, n_represented, method, target=None,
-                 task=None, seed=None):
+                 task=None, seed=None, tree=None):
         self.X = X
         self.y = y
         self.weights = np.asarray(weights, dtype=float)
@@ -62,6 +65,7 @@ class Coreset:
         self.target = target
         self.task = task
         self.seed = seed
+        self.tree = tree
 
     @property
     def size(self):
