@@ -51,7 +51,7 @@ def warn_not_converged(estimator, status):
     """Warn unless ``status`` (from ``descend``) is "converged"."""
     name = type(estimator).__name__
     if status == "diverged":
-        msg = (f"{name} diverged: the loss became inf/NaN. The learning_rate="
+        msg = (f"{name} diverged: the loss blew up (inf/NaN). The learning_rate="
                f"{estimator.learning_rate} is too large for this data (or the features are "
                "not standardised); try a smaller one.")
     elif status == "max_iter":

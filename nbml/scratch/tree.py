@@ -251,7 +251,9 @@ class DecisionTreeClassifier(ClassifierMixin, _BaseTree):
         return np.count_nonzero(T.sum(axis=0)) <= 1
 
     def _describe(self, value):
-        return f"class {self.classes_[value.argmax()]!r} (p={value.max():.2f})"
+        label = self.classes_[value.argmax()]
+        label = label.item() if isinstance(label, np.generic) else label
+        return f"class {label!r} (p={value.max():.2f})"
 
     def fit(self, X, y, sample_weight=None):
         self._validate_params()
