@@ -40,6 +40,15 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small networks train fastest on one thread, and CI machines are shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def iris():
     X, y = load_iris(return_X_y=True)
