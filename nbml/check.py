@@ -145,8 +145,11 @@ def gradient(grad_fn, loss_fn, w0=None, *, shape=None, args=(), n_points=3, eps=
     if not eps > 0:
         raise ValueError(f"eps must be > 0; got {eps!r}.")
     rng = np.random.default_rng(seed)
+    where = ""
     if w0 is None:
         shape = (5,) if shape is None else tuple(np.atleast_1d(shape))
+        where = (f"\n(checked at random w of shape {shape}; pass w0=... or shape=... if your "
+                 "function expects another shape)")
         if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
             raise ValueError(f"shape must be positive ints, e.g. (3,); got {shape!r}.")
         w0 = rng.normal(size=shape)
@@ -163,7 +166,7 @@ def gradient(grad_fn, loss_fn, w0=None, *, shape=None, args=(), n_points=3, eps=
     for k, w in enumerate(points):
         g, err = _call_student(grad_fn, w.copy(), *args)
         if err:
-            return CheckResult(name, False, f"grad_fn raised at point {k}: {err}")
+            return CheckResult(name, False, f"grad_fn raised at point {k}: {err}{where}")
         numeric = np.zeros_like(w)
         for i in np.ndindex(w.shape):
             step = np.zeros_like(w)
@@ -171,7 +174,7 @@ def gradient(grad_fn, loss_fn, w0=None, *, shape=None, args=(), n_points=3, eps=
             up, err1 = _call_student(loss_fn, w + step, *args)
             down, err2 = _call_student(loss_fn, w - step, *args)
             if err1 or err2:
-                return CheckResult(name, False, f"loss_fn raised: {err1 or err2}")
+                return CheckResult(name, False, f"loss_fn raised: {err1 or err2}{where}")
             try:
                 numeric[i] = (float(up) - float(down)) / (2 * eps)
             except (TypeError, ValueError):
