@@ -117,8 +117,8 @@ def _create_schema(eng):
                             if eng.dialect.name == "postgresql" else sql
                     conn.execute(sa.text(sql))
             return
-        except sa.exc.OperationalError:
-            if attempt == 19:
+        except sa.exc.OperationalError as exc:
+            if attempt == 19 or "locked" not in str(exc):
                 raise
             time.sleep(0.05 * (attempt + 1))
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from nbml.magics.common import NbmlMagicsBase, user_errors
 
 
 @magics_class
 class TuneMagics(NbmlMagicsBase):
-    @magic_arguments()
+    @magic_arguments(name="tune")
     @argument("target", nargs="+", help="a TrainResult (from %%train -o NAME) or a model expression")
     @argument("--method", default="bayes", choices=["grid", "random", "bayes", "halving"],
               help="search method (default: bayes, Optuna TPE)")
@@ -42,7 +42,7 @@ class TuneMagics(NbmlMagicsBase):
         """
         from nbml.tuning import tune
 
-        args = parse_argstring(self.tune_magic, line)
+        args = self.parse(self.tune_magic, line)
         target = self.lookup(" ".join(args.target), "result or model")
         coreset = self.lookup(args.coreset, "coreset") if args.coreset else None
         space = cell if cell is not None and cell.strip() else None
@@ -53,10 +53,9 @@ class TuneMagics(NbmlMagicsBase):
                           storage=args.storage, resume=args.resume, scheduler=scheduler, coreset=coreset,
                           seed=args.seed, prune=args.prune, sampler=args.sampler, live=args.live,
                           namespace=self.shell.user_ns)
-        self.store(args.out, result)
-        return result
+        return self.finish(result, args.out, self.silenced(line))
 
-    @magic_arguments()
+    @magic_arguments(name="runs")
     @argument("--last", type=int, default=None, help="only the newest N runs")
     @argument("--kind", default=None, choices=["train", "tune"], help="only train or tune runs")
     @argument("--trials", default=None, metavar="STUDY", help="the trials of one study instead ('all': every study)")
@@ -67,7 +66,7 @@ class TuneMagics(NbmlMagicsBase):
         """Every recorded %%train and %tune run (or a study's trials) as a DataFrame."""
         from nbml import store
 
-        args = parse_argstring(self.runs_magic, line)
+        args = self.parse(self.runs_magic, line)
         if args.last is not None and args.last < 1:
             raise UsageError(f"--last {args.last} must be a positive number")
         with user_errors():
@@ -77,5 +76,4 @@ class TuneMagics(NbmlMagicsBase):
                     frame = frame.tail(args.last)
             else:
                 frame = store.runs(last=args.last, kind=args.kind, storage=args.storage)
-        self.store(args.out, frame)
-        return frame
+        return self.finish(frame, args.out, self.silenced(line))
