@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import contextlib
 
+# how long to wait for a scheduler to answer
+CONNECT_TIMEOUT = "10s"
+
 
 @contextlib.contextmanager
 def dask_backend(scheduler):
@@ -22,7 +25,7 @@ def dask_backend(scheduler):
             raise ValueError(f"scheduler={scheduler!r} is not a Dask scheduler address; use e.g. "
                              f"'tcp://127.0.0.1:8786'")
         try:
-            client = own = Client(scheduler.strip(), timeout="20s", set_as_default=False)
+            client = own = Client(scheduler.strip(), timeout=CONNECT_TIMEOUT, set_as_default=False)
         except OSError as exc:
             raise ValueError(f"could not reach the Dask scheduler at {scheduler!r}: {exc}") from None
     try:
