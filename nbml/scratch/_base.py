@@ -148,7 +148,7 @@ def _descend(objective, params, n_samples, optimizer, learning_rate, batch_size,
     for epoch in range(1, max_iter + 1):
         if bs >= n_samples:
             loss, grads = objective(params, None, True)
-            history.append(loss + extra(params))
+            history.append(loss + extra(params))              # loss at the current point
             # stationarity measure at the current point
             if prox is None:
                 crit = np.sqrt(sum(float(np.sum(g * g)) for g in grads))
@@ -165,9 +165,8 @@ def _descend(objective, params, n_samples, optimizer, learning_rate, batch_size,
             if prox is not None:
                 prox(params, learning_rate)
         else:
+            order = rng.permutation(n_samples)                # reshuffle every epoch
             for start in range(0, n_samples, bs):
-                if start == 0:
-                    order = rng.permutation(n_samples)
                 rows = order[start:start + bs]
                 _, grads = objective(params, rows, True)
                 opt.step(params, grads)

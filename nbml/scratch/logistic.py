@@ -63,7 +63,7 @@ _COMMON_CONSTRAINTS = {
 class _LogisticBase(ClassifierMixin, BaseEstimator):
     """Shared fit/predict; subclasses say whether to use softmax or one-vs-rest sigmoids."""
 
-    def _softmax(self, n_classes):
+    def _uses_softmax(self, n_classes):
         raise NotImplementedError
 
     def fit(self, X, y, sample_weight=None):
@@ -73,7 +73,7 @@ class _LogisticBase(ClassifierMixin, BaseEstimator):
         self.classes_, y_idx = check_two_classes(y, s)
         n, d = X.shape
         K = len(self.classes_)
-        use_softmax = self._softmax(K)
+        use_softmax = self._uses_softmax(K)
         # columns of W: one per class (softmax, or one-vs-rest), one in total for binary
         k_out = K if (use_softmax or K > 2) else 1
         Y = np.zeros((n, k_out))
@@ -218,7 +218,7 @@ class LogisticRegression(_LogisticBase):
         self.fit_intercept = fit_intercept
         self.random_state = random_state
 
-    def _softmax(self, n_classes):
+    def _uses_softmax(self, n_classes):
         return self.multiclass == "softmax" and n_classes > 2
 
 
@@ -252,5 +252,5 @@ class SoftmaxRegression(_LogisticBase):
         self.fit_intercept = fit_intercept
         self.random_state = random_state
 
-    def _softmax(self, n_classes):
+    def _uses_softmax(self, n_classes):
         return True
