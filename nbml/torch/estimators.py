@@ -101,6 +101,7 @@ class _TorchEstimator(BaseEstimator):
         """Run two rows through the module (also initializes lazy layers); return outputs/row."""
         import torch
 
+        was_training = module.training
         module.eval()
         try:
             with torch.no_grad():
@@ -111,7 +112,7 @@ class _TorchEstimator(BaseEstimator):
                 f"{type(error).__name__}: {_one_line(error)}"
             ) from error
         finally:
-            module.train()
+            module.train(was_training)
         if not isinstance(out, torch.Tensor) or out.dim() not in (1, 2):
             raise ValueError(
                 "the module must return a tensor of shape (n_rows, n_outputs); got "
