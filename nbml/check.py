@@ -492,6 +492,14 @@ def model(estimator, reference="linear_regression", *, params=None, tol=None, se
         diff = np.abs(got.astype(float) - expected)
         scale = float(np.std(y))
         worst = int(diff.argmax())
+        a = student_params.get("alpha", 1.0)
+        convention = {
+            "ridge": f"\nThe reference is scikit-learn's Ridge(alpha={a}): "
+                     "it minimises sum (y - Xw - b)^2 + alpha ||w||^2 (a sum, not a mean; b "
+                     "not penalised).",
+            "lasso": f"\nThe reference is scikit-learn's Lasso(alpha={a}): "
+                     "it minimises 1/(2n) sum (y - Xw - b)^2 + alpha ||w||_1 (b not penalised).",
+        }.get(reference, "")
         details = {"max_difference": float(diff.max()), "row": worst,
                    "expected": float(expected[worst]), "got": float(got[worst])}
         if diff.max() > tol * scale:
@@ -499,7 +507,7 @@ def model(estimator, reference="linear_regression", *, params=None, tol=None, se
                 f"predictions differ by up to {diff.max():.4g} (allowed {tol * scale:.3g} = "
                 f"{tol} x std(y)); first worst row {worst}: expected {expected[worst]:.6g}, "
                 f"got {got[worst]:.6g}. Gradient descent may need more iterations or a "
-                f"better learning rate; check the intercept too.{note}"), details)
+                f"better learning rate; check the intercept too.{convention}{note}"), details)
         return CheckResult(name, True, f"predictions match scikit-learn (largest difference "
                            f"{diff.max():.2e}, {diff.max() / scale:.1e} x std(y)).{note}",
                            details)

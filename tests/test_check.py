@@ -251,6 +251,25 @@ def test_model_fails_with_hints():
     assert not check.model(object(), "lasso").passed
 
 
+def test_model_hint_explains_the_ridge_convention():
+    class MeanRidge:          # penalises the *mean* squared error: a different alpha scale
+        def __init__(self, alpha=1.0):
+            self.alpha = alpha
+
+        def fit(self, X, y):
+            Xc, n = X - X.mean(0), len(y)
+            A = Xc.T @ Xc / n + self.alpha * np.eye(X.shape[1])
+            self.w = np.linalg.solve(A, Xc.T @ (y - y.mean()) / n)
+            self.b = y.mean() - X.mean(0) @ self.w
+            return self
+
+        def predict(self, X):
+            return X @ self.w + self.b
+
+    res = check.model(MeanRidge, "ridge")
+    assert not res.passed and "a sum, not a mean" in res.message
+
+
 def test_model_rejects_unusable_arguments():
     with pytest.raises(ValueError, match="reference must be one of"):
         check.model(LinearRegression, "svm")
