@@ -162,3 +162,30 @@ def test_bad_input():
         MLPClassifier().fit(X_nan, y)
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         MLPClassifier().fit(X, y[:-1])
+
+
+@pytest.mark.parametrize("name,torch_opt,kw", [
+    ("gd", "SGD", {}),
+    ("momentum", "SGD", {"momentum": 0.9}),
+    ("adam", "Adam", {"betas": (0.9, 0.999), "eps": 1e-8}),
+])
+def test_update_rules_match_torch_optimizers(name, torch_opt, kw):
+    """Five full-batch steps of our Optimizer equal torch.optim's on the same network."""
+    torch = pytest.importorskip("torch")
+    from nbml.scratch._base import Optimizer
+
+    X, Y, params = small_problem((6,), seed=2)
+    tparams = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    opt = Optimizer(name, 0.05)
+    topt = getattr(torch.optim, torch_opt)(tparams, lr=0.05, **kw)
+    for _ in range(5):
+        _, grads = loss_and_grads(params, X, Y, "tanh")
+        opt.step(params, grads)
+        topt.zero_grad()
+        A = torch.tanh(torch.tensor(X) @ tparams[0] + tparams[1])
+        loss = torch.nn.functional.cross_entropy(A @ tparams[2] + tparams[3],
+                                                 torch.tensor(Y.argmax(1)))
+        loss.backward()
+        topt.step()
+    for p, tp in zip(params, tparams):
+        np.testing.assert_allclose(p, tp.detach().numpy(), rtol=1e-9, atol=1e-12)
