@@ -83,7 +83,7 @@ def main(argv=None):
     parser.add_argument("--chunksize", type=int, default=100_000)
     args = parser.parse_args(argv)
     test_rows = args.test_rows or max(args.rows // 4, 20_000)
-    size = int(round(args.fraction * args.rows))
+    size = round(args.fraction * args.rows)
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

@@ -85,7 +85,7 @@ def measure(path, size, chunksize):
     """Run the builder as a subprocess of this (small) process; report its peak RSS."""
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", path,
                            "--size", str(size), "--chunksize", str(chunksize)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         print(proc.stdout, proc.stderr)
         return 1
@@ -121,7 +121,7 @@ def main(argv=None):
         # fresh interpreter launches the builder and reads RUSAGE_CHILDREN for it.
         proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--measure", path,
                                "--size", str(args.size), "--chunksize", str(args.chunksize)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             print(proc.stdout, proc.stderr)
             return 1

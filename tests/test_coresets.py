@@ -176,9 +176,10 @@ def test_size_zero_or_negative(frame, size):
         coreset(frame, "label", size=size)
 
 
-@pytest.mark.parametrize("size", [None, "10", 2.5, True])
-def test_size_of_the_wrong_kind(frame, size):
-    with pytest.raises(ValueError, match="size"):
+@pytest.mark.parametrize(("size", "error"), [(None, ValueError), ("10", TypeError),
+                                             (2.5, ValueError), (True, TypeError)])
+def test_size_of_the_wrong_kind(frame, size, error):
+    with pytest.raises(error, match="size"):
         coreset(frame, "label", size=size)
 
 

@@ -8,4 +8,4 @@ from nbml.coresets.base import Coreset
 from nbml.coresets.search import weighted_search
 from nbml.coresets.tree import CoresetTree
 
-__all__ = ["coreset", "Coreset", "CoresetTree", "weighted_search"]
+__all__ = ["Coreset", "CoresetTree", "coreset", "weighted_search"]

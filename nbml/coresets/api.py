@@ -4,11 +4,24 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nbml.coresets.base import (Coreset, check_method, check_task, infer_task,
-                                missing_column_error, numeric_matrix, reduce, resolve_method)
+from nbml.coresets.base import (
+    Coreset,
+    check_method,
+    check_task,
+    infer_task,
+    missing_column_error,
+    numeric_matrix,
+    reduce,
+    resolve_method,
+)
 from nbml.coresets.io import count_rows, read_columns
-from nbml.coresets.tree import CoresetTree, _check_positive_int, _check_seed, check_classes, \
-    resolve_size
+from nbml.coresets.tree import (
+    CoresetTree,
+    _check_positive_int,
+    _check_seed,
+    check_classes,
+    resolve_size,
+)
 
 
 def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
@@ -116,7 +129,7 @@ def _split_target(data, target):
         if target is None:
             return data, None, None
     elif isinstance(target, str):
-        raise ValueError(f"target={target!r} is a column name, but data is a "
+        raise TypeError(f"target={target!r} is a column name, but data is a "
                          f"{type(data).__name__}, not a DataFrame; pass the target values as "
                          f"an array instead")
     if target is None:

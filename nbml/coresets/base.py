@@ -270,7 +270,7 @@ def inclusion_probabilities(scores, m):
 
 def systematic_sample(pi, rng):
     """Randomised systematic PPS: exactly round(sum(pi)) distinct rows, P(row i) = pi_i."""
-    m = int(round(pi.sum()))
+    m = round(float(pi.sum()))
     order = rng.permutation(len(pi))
     cum = np.cumsum(pi[order])
     points = (rng.uniform() + np.arange(m)) * (cum[-1] / m)

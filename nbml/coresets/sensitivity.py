@@ -35,7 +35,7 @@ def leverage(X, w, codes=None):
 
     X = np.asarray(X, dtype=float)
     w = np.asarray(w, dtype=float)
-    n, d = X.shape
+    n = len(X)
     if codes is None:
         codes = np.zeros(n, dtype=np.int64)
     unit = bool(np.all(w == 1.0))

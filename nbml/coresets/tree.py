@@ -22,8 +22,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nbml.coresets.base import (Coreset, check_method, check_task, infer_task,
-                                missing_column_error, numeric_matrix, reduce, resolve_method)
+from nbml.coresets.base import (
+    Coreset,
+    check_method,
+    check_task,
+    infer_task,
+    missing_column_error,
+    numeric_matrix,
+    reduce,
+    resolve_method,
+)
 from nbml.coresets.io import iter_chunks, read_columns
 
 _FORMAT = "nbml.CoresetTree"
@@ -67,14 +75,14 @@ def resolve_size(size, n):
     if size is None:
         raise ValueError("size is required: a number of rows (int) or a fraction in (0, 1)")
     if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
-        raise ValueError(f"size must be an int row count or a float fraction in (0, 1), "
+        raise TypeError(f"size must be an int row count or a float fraction in (0, 1), "
                          f"got {size!r}")
     if size <= 0:
         raise ValueError(f"size={size!r} must be positive: a number of rows >= 1 or a "
                          f"fraction in (0, 1)")
     if isinstance(size, (float, np.floating)):
         if size < 1:
-            return max(1, int(round(float(size) * n)))
+            return max(1, round(float(size) * n))
         if not float(size).is_integer():
             raise ValueError(f"size={size!r}: use an int row count or a fraction in (0, 1)")
         size = int(size)
