@@ -5,6 +5,7 @@ import ast
 import contextlib
 import sys
 import traceback
+import warnings
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics
@@ -88,7 +89,36 @@ class NbmlMagicsBase(Magics):
 @contextlib.contextmanager
 def user_errors():
     """Turn the clear ``ValueError``/``TypeError`` that core raises for bad input into a
-    one-line ``UsageError`` (no traceback)."""
+    one-line ``UsageError`` (no traceback), and show warnings as one line each."""
+    with _capture_warnings(), _user_errors():
+        yield
+
+
+@contextlib.contextmanager
+def _capture_warnings():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            _show_warnings(caught)
+
+
+def _show_warnings(caught):
+    """Each distinct warning once, on one line (CV repeats a model's warning per fold)."""
+    seen = set()
+    for w in caught:
+        if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            continue
+        text = " ".join(part.strip() for part in str(w.message).splitlines() if part.strip())
+        line = f"{w.category.__name__}: {text[:240]}{'…' if len(text) > 240 else ''}"
+        if line not in seen:
+            seen.add(line)
+            print(line, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _user_errors():
     try:
         yield
     except UsageError:
