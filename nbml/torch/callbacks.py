@@ -174,6 +174,8 @@ class LiveLossPlot:
             ax_loss.legend(loc="upper right", fontsize="small")
             if len(history) > 1 and (history["lr"] > 0).all() and history["lr"].nunique() > 1:
                 ax_lr.set_yscale("log")
+            else:
+                ax_lr.set_ylim(0, 1.2 * float(history["lr"].max()) or 1.0)
             epochs_total = getattr(estimator, "epochs", None)
             if epochs_total:
                 for ax in (ax_loss, ax_metric, ax_lr):
@@ -246,3 +248,27 @@ class OptunaPruning:
         self.trial.report(value, epoch)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.monitor}={value:.4g})")
+
+
+def progress_view(kind="auto"):
+    """The progress callback for where the code runs, or None.
+
+    ``"auto"``: ``LiveLossPlot`` inside a Jupyter kernel, ``TextProgress`` (one line a second at
+    most) elsewhere; ``"live"``, ``"text"``; ``"none"``/``None``/``False``: no view.
+    """
+    if kind in (None, False, "none"):
+        return None
+    if kind == "live":
+        return LiveLossPlot()
+    if kind == "text":
+        return TextProgress(min_interval=1.0)
+    if kind != "auto":
+        raise ValueError(f"kind={kind!r} is not allowed: use auto, live, text or none")
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        shell = None
+    in_kernel = shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+    return LiveLossPlot() if in_kernel else TextProgress(min_interval=1.0)

@@ -1,6 +1,7 @@
 """The learning-rate range test (Smith 2015, "Cyclical Learning Rates for Training Neural
 Networks"): train for a few steps while the learning rate grows geometrically from ``start`` to
-``end``, record the (smoothed) loss, and suggest the rate where the loss falls fastest.
+``end``, record the (smoothed) loss, and suggest a rate where the loss falls fast (see
+:func:`suggest_lr`).
 
 Nothing is trained for good: a module passed in gets its weights (and train/eval mode) back, and
 an estimator is never fitted by it.
@@ -57,7 +58,9 @@ class LRFinderResult:
 
 
 def suggest_lr(lrs, losses):
-    """The rate with the steepest fall of the smoothed loss before its minimum."""
+    """The rate with the steepest fall of the smoothed loss before its minimum, capped at a
+    tenth of the rate at the minimum (the two usual rules of thumb; the smaller is safer: the
+    steepest fall can sit right before the loss explodes, e.g. with SGD + momentum)."""
     lrs, losses = np.asarray(lrs, float), np.asarray(losses, float)
     finite = np.isfinite(losses)
     lrs, losses = lrs[finite], losses[finite]
@@ -68,7 +71,7 @@ def suggest_lr(lrs, losses):
     if stop - skip < 3:
         return float(lrs[max(stop - 1, 0)] / 10)
     slope = np.gradient(losses[skip:stop], np.log(lrs[skip:stop]))
-    return float(lrs[skip + int(np.argmin(slope))])
+    return float(min(lrs[skip + int(np.argmin(slope))], lrs[stop - 1] / 10))
 
 
 def _prepare(estimator_or_module, X, y, task):
