@@ -264,3 +264,24 @@ def test_weighted_search_uses_weights_in_fits_and_scores(frame):
                            fitted.cv_results_["mean_test_score"])
     with pytest.raises(ValueError, match="does not accept sample_weight"):
         weighted_search(GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}), cs)
+
+
+def test_lightweight_coreset_estimates_the_kmeans_cost():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [8.0, 0.0], [0.0, 8.0]])
+    X = np.concatenate([c + rng.normal(size=(3000, 2)) for c in centres])
+    X[:30] *= 6  # a few far points that uniform sampling tends to miss
+    candidate = centres + 0.5
+
+    def cost(points, weights):
+        d2 = ((points[:, None, :] - candidate[None]) ** 2).sum(-1).min(axis=1)
+        return weights @ d2
+
+    full = cost(X, np.ones(len(X)))
+    errors = {}
+    for method in ["lightweight", "uniform"]:
+        estimates = [cost(cs.X, cs.weights) for cs in
+                     (coreset(X, size=500, method=method, seed=s) for s in range(20))]
+        errors[method] = np.sqrt(np.mean((np.array(estimates) / full - 1) ** 2))
+    assert errors["lightweight"] < 0.1, errors
+    assert errors["lightweight"] < errors["uniform"]
