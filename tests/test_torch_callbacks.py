@@ -181,3 +181,31 @@ def test_lr_find_bad_arguments(cancer, kwargs, match):
         lr_find(TorchClassifier(), X, y, **kwargs)
     with pytest.raises(TypeError, match="lr_find needs a torch.nn.Module"):
         lr_find("mlp", X, y)
+
+
+def test_progress_view_picks_text_outside_a_kernel():
+    from nbml.torch.callbacks import progress_view
+
+    assert isinstance(progress_view(), TextProgress)  # pytest is no Jupyter kernel
+    assert isinstance(progress_view("live"), LiveLossPlot)
+    assert progress_view("none") is None and progress_view(None) is None
+    with pytest.raises(ValueError, match="kind='gui' is not allowed"):
+        progress_view("gui")
+
+
+def test_estimator_with_a_live_view_clones_and_pickles_without_the_figure(cancer, shell):
+    import pickle
+
+    from IPython.utils.capture import capture_output
+    from sklearn.base import clone
+
+    X, y, _, _ = cancer
+    view = LiveLossPlot()
+    clf = TorchClassifier(hidden=(4,), epochs=2, callbacks=[view])
+    with capture_output():
+        clf.fit(X, y)
+    assert view.figure is not None
+    copy = pickle.loads(pickle.dumps(clf))
+    assert copy.callbacks[0].figure is None and copy.callbacks[0].handle is None
+    np.testing.assert_array_equal(copy.predict(X), clf.predict(X))
+    assert clone(clf).callbacks[0] is not view

@@ -258,3 +258,13 @@ def test_clone_and_pickle_round_trip(cancer):
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     assert again.history_.equals(clf.history_)
+
+
+def test_magic_options_are_estimator_parameters():
+    from nbml.torch.estimators import MAGIC_OPTIONS
+
+    for task, cls in (("classification", TorchClassifier), ("regression", TorchRegressor)):
+        names = set(cls._get_param_names())
+        options = set(MAGIC_OPTIONS) - ({"class_weight"} if task == "regression" else set())
+        assert options <= names
+        from_module(torch.nn.Linear(2, 2), task, **{k: cls().get_params()[k] for k in options})

@@ -137,6 +137,13 @@ class LiveLossPlot:
         self.figure = None
         self.n_draws = 0
 
+    def __getstate__(self):
+        # the figure and the display handle belong to one run in one front end: never copied
+        # (clone(), pickling a fitted estimator that holds this callback)
+        state = dict(self.__dict__)
+        state.update(handle=None, figure=None, _history=None)
+        return state
+
     # -- drawing
     def _new_figure(self):
         from matplotlib.backends.backend_agg import FigureCanvasAgg

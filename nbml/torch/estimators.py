@@ -24,6 +24,25 @@ from nbml.torch import trainer as _trainer
 from nbml.torch.mlp import build_mlp, check_mlp_options, normalize_hidden
 
 TASKS = ("classification", "regression")
+
+# ``%%train`` options for a torch module: estimator parameter -> (type, help). The magic's flag
+# is the name with dashes (``--batch-size``); values go to ``from_module(module, task, **opts)``.
+MAGIC_OPTIONS = {
+    "epochs": (int, "passes over the training data (default 20)"),
+    "batch_size": (int, "rows per mini-batch (default 128)"),
+    "lr": (float, "learning rate (default 1e-3)"),
+    "optimizer": (str, "sgd | adam | adamw | rmsprop (default adam)"),
+    "momentum": (float, "momentum for sgd and rmsprop (default 0.9)"),
+    "weight_decay": (float, "L2 penalty / decoupled decay for adamw (default 0)"),
+    "scheduler": (str, "step:STEP:GAMMA | cosine | onecycle | plateau:PATIENCE:FACTOR | "
+                       "exponential:GAMMA"),
+    "patience": (int, "early stopping: epochs without a better validation loss; best weights kept"),
+    "init": (str, "xavier | he | normal | default (default: torch's own)"),
+    "clip": (float, "clip the gradient norm to this value"),
+    "class_weight": (str, "balanced (classification)"),
+    "device": (str, "auto | cpu | cuda (default auto: cuda when present)"),
+    "seed": (int, "random seed (default 0): same seed, same history on CPU"),
+}
 _FLOATS = (np.float64, np.float32)
 
 
