@@ -285,3 +285,12 @@ def test_lightweight_coreset_estimates_the_kmeans_cost():
         errors[method] = np.sqrt(np.mean((np.array(estimates) / full - 1) ** 2))
     assert errors["lightweight"] < 0.1, errors
     assert errors["lightweight"] < errors["uniform"]
+
+
+def test_float32_data_gives_the_same_coreset(frame):
+    single = frame.astype({c: np.float32 for c in "abcde"})
+    a = coreset(frame.astype({c: np.float32 for c in "abcde"}).astype(
+        {c: np.float64 for c in "abcde"}), "label", size=300, seed=2)
+    b = coreset(single, "label", size=300, seed=2)
+    assert b.X.dtypes.eq(np.float32).all()
+    assert len(np.intersect1d(a.indices, b.indices)) >= 0.95 * 300

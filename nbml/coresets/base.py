@@ -198,7 +198,9 @@ def numeric_matrix(X, preprocess=None):
                 f"{shown}; encode them first (e.g. one-hot or ordinal encoding) or pass "
                 f"preprocess=<callable that turns the feature DataFrame into numbers>")
         names = [str(c) for c in X.columns]
-        matrix = X.to_numpy(dtype=float)
+        # float32 data stays float32 (half the memory); sums are taken in float64 later
+        single = len(X.columns) > 0 and all(X[c].dtype == np.float32 for c in X.columns)
+        matrix = X.to_numpy(dtype=np.float32 if single else np.float64)
     else:
         arr = np.asarray(X)
         if arr.ndim == 1:
@@ -210,7 +212,7 @@ def numeric_matrix(X, preprocess=None):
                 f"coresets need numeric features, but X has dtype {arr.dtype}; encode the "
                 f"non-numeric columns first or pass preprocess=<callable returning numbers>")
         names = None
-        matrix = arr.astype(float, copy=False)
+        matrix = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
     if not np.isfinite(matrix).all():
         bad_cols = np.where(~np.isfinite(matrix).all(axis=0))[0]
         labels = [names[i] if names else str(i) for i in bad_cols[:5]]

@@ -33,8 +33,10 @@ def leverage(X, w, codes=None):
     """Per-copy leverage of every row of ``[X, 1]`` within its stratum (``codes``)."""
     from threadpoolctl import threadpool_limits
 
-    X = np.asarray(X, dtype=float)
-    w = np.asarray(w, dtype=float)
+    X = np.asarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    w = np.asarray(w, dtype=np.float64)
     n = len(X)
     if codes is None:
         codes = np.zeros(n, dtype=np.int64)
@@ -53,11 +55,15 @@ def _stratum_leverage(X, w, rows, unit):
     d = X.shape[1]
     wc = w[rows]
     total = wc.sum()
-    mean = (wc @ X[rows]) / total if len(rows) <= _BLOCK else sum(
-        wc[s:e] @ X[rows[s:e]] for s, e in _blocks(len(rows))) / total
+
+    def block(s, e):  # gathered rows, in float64 whatever the storage type
+        return X[rows[s:e]].astype(np.float64, copy=False)
+
+    spans = list(_blocks(len(rows)))
+    mean = sum(wc[s:e] @ block(s, e) for s, e in spans) / total
     scatter = np.zeros((d, d))
-    for s, e in _blocks(len(rows)):
-        centred = X[rows[s:e]] - mean
+    for s, e in spans:
+        centred = block(s, e) - mean
         scatter += centred.T @ (centred if unit else centred * wc[s:e, None])
     scale = np.sqrt(np.maximum(np.diag(scatter), 0.0))
     # constant columns (up to rounding) carry no leverage: leave them out entirely
@@ -70,8 +76,8 @@ def _stratum_leverage(X, w, rows, unit):
     evals, evecs = np.linalg.eigh(corr)
     floor = max(evals.max(), 1e-300) * 1e-10
     whiten = (evecs / np.sqrt(np.maximum(evals, floor))) / sa[:, None]
-    for s, e in _blocks(len(rows)):
-        z = (X[rows[s:e]][:, active] - mean[active]) @ whiten
+    for s, e in spans:
+        z = (block(s, e)[:, active] - mean[active]) @ whiten
         out[s:e] += np.einsum("ij,ij->i", z, z)
     return out
 
