@@ -48,6 +48,7 @@ class Split:
     dropped_columns: list = field(default_factory=list)
     fingerprint: str = ""
     name: str | None = None
+    options: object = None  # nbml.preprocess.Options: preprocessing defaults for train()
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -96,6 +97,9 @@ class Split:
         notes = ""
         if self.dropped_columns:
             notes = f"dropped all-missing columns: {', '.join(map(str, self.dropped_columns))}"
+        changed = self.options.changed() if self.options is not None else {}
+        if changed:
+            text += "; preprocessing " + ", ".join(f"{k}={v}" for k, v in changed.items())
         return text, notes
 
     def __repr__(self) -> str:
@@ -238,14 +242,24 @@ def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
 
 # -- split ---------------------------------------------------------------------------
 
-def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, activate=True) -> Split:
+def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, activate=True,
+          **preprocessing) -> Split:
     """Split ``df`` into train/validation/test and make it the active dataset.
 
     ``target`` is a column name (or a 1-D array the length of ``df``); without one the
     task is clustering. ``test``/``val`` are fractions of all rows (or percentages), or
     give ``ratio="70-15-15"``. Classification splits are stratified. Raises ``ValueError``
-    with one clear line for data that cannot be trained on.
+    with one clear line for data that cannot be trained on. ``preprocessing`` options
+    (impute, scale, encode, outliers, balance, interactions, poly, select) become the
+    defaults of ``train()`` on this split.
     """
+    from nbml.preprocess import OPTION_NAMES, Options
+
+    unknown = sorted(set(preprocessing) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"split() got unknown option(s) {', '.join(unknown)}; preprocessing options are "
+                        f"{', '.join(OPTION_NAMES)}")
+    options = Options.merge(None, **preprocessing)
     if task not in TASKS:
         raise ValueError(f"task={task!r} is not one of {', '.join(TASKS)}")
     if ratio is not None:
@@ -322,7 +336,7 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
 
     result = Split(X_train, X_val, X_test, y_train, y_val, y_test, task=task, target=target_name,
                    classes_=classes, seed=seed, dropped_columns=all_nan,
-                   fingerprint=fingerprint(X, y))
+                   fingerprint=fingerprint(X, y), options=options)
     if activate:
         set_active(result)
     return result

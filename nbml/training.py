@@ -245,6 +245,7 @@ class TrainResult:
     seed: int = 0
     _model: object = None
     _pipeline: object = None
+    options: object = None
     _fit_params: dict = field(default_factory=dict)
     _figures: dict = field(default_factory=dict)
 
@@ -259,6 +260,14 @@ class TrainResult:
             self._model = _fit(clone(self._pipeline), self.split.X_train, self.split.y_train, self.task,
                                self._fit_params)
         return self._model
+
+    @property
+    def features(self) -> pd.DataFrame | None:
+        """The features after preprocessing, which were kept and why (selector scores or
+        ranking), from the fitted model."""
+        from nbml.preprocess import feature_report
+
+        return feature_report(self.model)
 
     @property
     def estimator(self):
@@ -354,7 +363,8 @@ def resolve_split(split=None, data=None, target=None, seed=0) -> Split:
 
 
 def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None, data=None, target=None,
-          fit_params=None, **torch_options) -> TrainResult:
+          fit_params=None, impute=None, scale=None, encode=None, outliers=None, balance=None,
+          interactions=None, poly=None, select=None, **torch_options) -> TrainResult:
     """Fit ``model`` on the split's training rows and score it on the validation rows.
 
     With ``cv=K``, K-fold cross-validation (stratified for classification) on train+val
@@ -362,6 +372,13 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
     predictions behind the plots; ``result.model`` is then fit on the training rows when
     first used. A ``torch.nn.Module`` is trained through ``nbml.TorchClassifier`` /
     ``TorchRegressor`` (``torch_options``: epochs, lr, batch_size, ...).
+
+    Preprocessing choices (default: the split's, else the auto pipeline), all fit inside the
+    pipeline: ``impute`` median|mean|most_frequent|knn|drop, ``scale``
+    standard|minmax|robust|none, ``encode`` onehot|ordinal|target, ``outliers``
+    none|clip|drop (IQR), ``balance`` class_weight|undersample|oversample, ``interactions``
+    (pairwise products of numeric features), ``poly`` DEGREE, ``select`` rfe:K | mi:K |
+    corr:THRESHOLD | variance:THRESHOLD | l1 (``result.features`` says what was kept, why).
     """
     from sklearn.base import clone
 
@@ -380,7 +397,11 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
         params = final_estimator(model).get_params(deep=False)
     except Exception:
         params = {}
-    pipeline = make_model_pipeline(model, data_split, preprocess, seed)
+    from nbml.preprocess import Options
+
+    options = Options.merge(data_split.options, impute=impute, scale=scale, encode=encode, outliers=outliers,
+                            balance=balance, interactions=interactions, poly=poly, select=select)
+    pipeline = make_model_pipeline(model, data_split, preprocess, seed, options)
     fit_params = dict(fit_params or {})
 
     if cv is not None:
@@ -396,7 +417,8 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
             val = {m: float(folds[m].mean()) for m in names}
             trn = {m: float(folds[f"train_{m}"].mean()) for m in names}
             return _recorded(TrainResult(task, val, trn, folds, data_split, name, params, oof,
-                               float(folds["fit_time"].sum()), preprocess, seed, None, pipeline, fit_params))
+                                         float(folds["fit_time"].sum()), preprocess, seed, _pipeline=pipeline,
+                                         _fit_params=fit_params, options=options))
         fitted = clone(pipeline)
         start = time.perf_counter()
         _fit(fitted, data_split.X_train, data_split.y_train, task, fit_params)
@@ -409,7 +431,7 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
             raise
         raise FitError(f"{name} failed: {describe_error(exc)}") from exc
     return _recorded(TrainResult(task, val, trn, None, data_split, name, params, held_out, fit_time, preprocess,
-                                 seed, fitted, pipeline, fit_params))
+                                 seed, _model=fitted, _pipeline=pipeline, _fit_params=fit_params, options=options))
 
 
 def _recorded(result: TrainResult) -> TrainResult:
@@ -431,12 +453,18 @@ class FitError(ValueError):
     _nbml = True
 
 
-def make_model_pipeline(model, data_split: Split, preprocess: str, seed: int):
+def make_model_pipeline(model, data_split: Split, preprocess: str, seed: int, options=None):
     from sklearn.base import clone
 
-    from nbml.preprocess import make_pipeline
+    from nbml.preprocess import build_preprocessor, make_pipeline, parse_select
 
-    return make_pipeline(seed_model(clone(model), seed), data_split.X_train, preprocess)
+    n_features = None
+    if options is not None and options.select and parse_select(options.select)[0] in ("rfe", "mi"):
+        # K is checked against the features preprocessing makes (one-hot columns included)
+        pre = build_preprocessor(data_split.X_train, options, data_split.task, seed)
+        n_features = pre.fit(data_split.X_train, data_split.y_train).transform(data_split.X_train.head(1)).shape[1]
+    return make_pipeline(seed_model(clone(model), seed), data_split.X_train, preprocess, options,
+                         data_split.task, seed, n_features)
 
 
 def compare(*results, sort_by=None) -> pd.DataFrame:
