@@ -411,7 +411,8 @@ def feature_report(model) -> pd.DataFrame | None:
             table[column] = getattr(selector, attr)
     if hasattr(selector, "estimator_") and hasattr(selector.estimator_, "coef_"):
         coef = np.abs(np.atleast_2d(selector.estimator_.coef_)).max(axis=0)
-        table["|coef|"] = coef
+        if len(coef) == len(table):  # SelectFromModel: one coefficient per candidate feature
+            table["|coef|"] = coef
     sort = "rank" if "rank" in table else next((c for c in ("score", "|coef|", "variance") if c in table), None)
     if sort:
         table = table.sort_values(sort, ascending=sort == "rank")

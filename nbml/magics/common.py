@@ -11,6 +11,35 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics
 
 
+def preprocessing_arguments(func):
+    """The preprocessing options shared by %split (as the split's defaults) and %%train."""
+    from IPython.core.magic_arguments import argument, argument_group
+
+    decorators = [
+        argument_group("preprocessing (inside the pipeline: fit on training rows/folds only)"),
+        argument("--impute", default=None, choices=["median", "mean", "most_frequent", "knn", "drop"],
+                 help="missing numeric values (drop: leave such rows out of fitting)"),
+        argument("--scale", default=None, choices=["standard", "minmax", "robust", "none"]),
+        argument("--encode", default=None, choices=["onehot", "ordinal", "target"], help="categorical columns"),
+        argument("--outliers", default=None, choices=["none", "clip", "drop"], help="IQR rule"),
+        argument("--balance", default=None, choices=["class_weight", "undersample", "oversample"]),
+        argument("--interactions", action="store_true", default=None,
+                 help="add pairwise products of numeric features"),
+        argument("--poly", type=int, default=None, help="polynomial features of this degree"),
+        argument("--select", default=None, help="rfe:K | mi:K | corr:THRESHOLD | variance:THRESHOLD | l1"),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+PREPROCESSING = ("impute", "scale", "encode", "outliers", "balance", "interactions", "poly", "select")
+
+
+def preprocessing_options(args) -> dict:
+    return {k: getattr(args, k) for k in PREPROCESSING if getattr(args, k, None) is not None}
+
+
 class NbmlMagicsBase(Magics):
     """A magic family with access to the shared ``Nbml`` configuration."""
 

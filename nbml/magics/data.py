@@ -4,7 +4,7 @@ from __future__ import annotations
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase, preprocessing_arguments, preprocessing_options, user_errors
 
 
 @magics_class
@@ -19,6 +19,7 @@ class DataMagics(NbmlMagicsBase):
     @argument("--task", default="auto", choices=["auto", "classification", "regression", "clustering"],
               help="the task (default: inferred from the target)")
     @argument("-o", "--out", default=None, help="also store the Split in this variable")
+    @preprocessing_arguments
     @line_magic("split")
     def split_magic(self, line):
         """Split a dataset into train/validation/test and make it the active dataset.
@@ -32,6 +33,6 @@ class DataMagics(NbmlMagicsBase):
         with user_errors():
             result = split(data, target=args.target, test=self.option(args.test, "test"),
                            val=self.option(args.val, "val"), seed=self.option(args.seed, "seed"),
-                           task=args.task, ratio=args.ratio)
+                           task=args.task, ratio=args.ratio, **preprocessing_options(args))
         result.name = args.data
         return self.finish(result, args.out, self.silenced(line))

@@ -5,7 +5,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase, preprocessing_arguments, preprocessing_options, user_errors
 
 # %%train options passed through to torch models (dest -> estimator parameter)
 TORCH_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
@@ -24,6 +24,7 @@ class TrainMagics(NbmlMagicsBase):
     @argument("--target", default=None, help="target column of --data")
     @argument("--seed", type=int, default=None, help="seed (default: the split's)")
     @argument("--n-jobs", type=int, default=None, help="parallel CV folds (-1: all cores)")
+    @preprocessing_arguments
     @argument_group("torch models (a cell ending in a torch.nn.Module)")
     @argument("--epochs", type=int, default=None)
     @argument("--batch-size", type=int, default=None)
@@ -66,7 +67,7 @@ class TrainMagics(NbmlMagicsBase):
         with user_errors():
             result = train(model, cv=cv, preprocess=self.option(args.preprocess, "preprocess"), seed=seed,
                            n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=args.target,
-                           **torch_options)
+                           **preprocessing_options(args), **torch_options)
         return self.finish(result, args.out, self.silenced(line, cell))
 
     @magic_arguments(name="evaluate")
