@@ -209,3 +209,17 @@ def test_estimator_with_a_live_view_clones_and_pickles_without_the_figure(cancer
     assert copy.callbacks[0].figure is None and copy.callbacks[0].handle is None
     np.testing.assert_array_equal(copy.predict(X), clf.predict(X))
     assert clone(clf).callbacks[0] is not view
+
+
+def test_text_progress_summary_says_interrupted(cancer):
+    X, y, _, _ = cancer
+    out = io.StringIO()
+
+    class StopAt2:
+        def on_epoch_end(self, estimator, history):
+            if len(history) == 2:
+                raise KeyboardInterrupt
+
+    with pytest.warns(UserWarning, match="interrupted"):
+        TorchClassifier(hidden=(4,), epochs=9, callbacks=[StopAt2(), TextProgress(file=out)]).fit(X, y)
+    assert out.getvalue().splitlines()[-1].startswith("epoch 2/9") and out.getvalue().rstrip().endswith("interrupted")

@@ -27,6 +27,15 @@ def _best_epoch(history):
     return int(history.loc[history[column].idxmin(), "epoch"])
 
 
+def _final_history(estimator, seen):
+    """The whole run's history at the end (the estimator's ``history_`` when it has one: a
+    callback earlier in the list may have stopped the run before this one saw the last row)."""
+    history = getattr(estimator, "history_", None)
+    if history is not None and (seen is None or len(history) >= len(seen)):
+        return history
+    return seen
+
+
 def _metric_column(history):
     return next((c for c in history.columns if c.startswith("val_") and c != "val_loss"), None)
 
@@ -111,7 +120,7 @@ class TextProgress:
             self._print(self._line(history))
 
     def on_train_end(self, estimator):
-        history = self._history
+        history = _final_history(estimator, self._history)
         if history is None or len(history) == 0:
             return
         if self._printed_epoch != int(history["epoch"].iloc[-1]):
@@ -234,7 +243,7 @@ class LiveLossPlot:
     def on_train_end(self, estimator):
         if self.figure is None:
             return
-        self._show(self.draw(estimator, self._history, done=True))
+        self._show(self.draw(estimator, _final_history(estimator, self._history), done=True))
 
 
 class OptunaPruning:

@@ -181,7 +181,6 @@ class _TorchEstimator(BaseEstimator):
             clip=self.clip,
             device=str(device),
         )
-        self.interrupted_ = False
         with _trainer.seeded(self.seed, device):
             module = self._build_module(X.shape[1], self._n_outputs)
             probe = torch.from_numpy(np.array(X[:2], dtype=np.float32))
@@ -197,16 +196,19 @@ class _TorchEstimator(BaseEstimator):
                 y_val=y_val,
                 callbacks=self._callbacks(),
                 owner=self,
+                on_outcome=self._store_outcome,
             )
         self.module_ = module.to("cpu").eval()
         self.loss_ = loss
+        return self
+
+    def _store_outcome(self, outcome):
         self.history_ = outcome.history
         self.best_epoch_ = outcome.best_epoch
         self.interrupted_ = outcome.interrupted
         self.stopped_early_ = outcome.stopped_early
         self.device_ = outcome.device
         self.n_epochs_ = len(outcome.history)
-        return self
 
     def _outputs(self, X):
         """Raw module outputs as float64 numpy, shape (n, k)."""

@@ -423,6 +423,7 @@ class Trainer:
         metric_name=None,
         callbacks=(),
         owner=None,
+        on_outcome=None,
     ):
         """Train ``module`` in place on arrays/tensors ``X``, ``y`` and return a TrainOutcome.
 
@@ -430,6 +431,8 @@ class Trainer:
         (y: ``(n,)`` or ``(n, k)`` floats). ``sample_weight`` scales each row's loss.
         With ``X_val``/``y_val`` the validation loss and metric are recorded each epoch, the best
         weights are kept, and with ``patience`` training stops early and restores them.
+        ``on_outcome(outcome)`` is called before the callbacks' ``on_train_end`` (the estimators
+        store their fitted attributes there, so views can read them).
         """
         import pandas as pd
         import torch
@@ -562,6 +565,8 @@ class Trainer:
         module.eval()
         history = pd.DataFrame(rows, columns=columns)
         outcome = TrainOutcome(history, best_epoch, interrupted, stopped_early, str(device))
+        if on_outcome is not None:
+            on_outcome(outcome)
         _call(callbacks, "on_train_end", owner)
         return outcome
 
