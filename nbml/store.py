@@ -220,11 +220,10 @@ def record_tune(tune_result, url: str | None = None) -> None:
         url = to_url(url) if url else default_url()
         if url is None:
             return
-        best = tune_result.best
         _insert(url, "nbml_runs", {
             "created": _now(), "kind": "tune", "model": tune_result.model_name, "task": tune_result.task,
             "metric": tune_result.metric, "score": _clean_float(tune_result.best_score),
-            "metrics": _json(best.metrics if best is not None else {}), "params": _json(tune_result.best_params),
+            "metrics": _json(tune_result.best_metrics), "params": _json(tune_result.best_params),
             "duration": _clean_float(tune_result.duration), "fingerprint": tune_result.fingerprint,
             "cv": tune_result.cv, "study": tune_result.study,
             "note": f"{tune_result.method}, {len(tune_result.trials)} trials"})

@@ -221,7 +221,7 @@ def result_html(result) -> str:
     lines = result.summary_lines()
     parts = [f"<div class='nbml-tune'><b>{html.escape(lines[0])}</b>"]
     parts += [f"<div>{html.escape(line)}</div>" for line in lines[1:]]
-    if result.best is not None and result.untuned:
+    if result.best_metrics and result.untuned:
         parts.append("<div><i>validation metrics, untuned vs tuned</i></div>")
         parts.append(result.comparison().round(4).to_html())
     if len(result.trials):

@@ -115,6 +115,22 @@ class TuneResult:
     def __init__(self, **fields):
         self.__dict__.update(fields)
 
+    # The refit and the untuned model's metrics are computed when first asked for (showing
+    # the result asks for both): a search used from a script pays only for what it uses.
+    @property
+    def best(self) -> TrainResult | None:
+        """TrainResult of the best configuration (None when no trial finished)."""
+        if "_best" not in self.__dict__:
+            self._best = self._refit() if self._refit is not None else None
+        return self._best
+
+    @property
+    def untuned(self) -> dict:
+        """Validation (or CV) metrics of the model before tuning, on the same rows or folds."""
+        if "_untuned_metrics" not in self.__dict__:
+            self._untuned_metrics = self._untuned() if self._untuned is not None else {}
+        return self._untuned_metrics
+
     @property
     def n_failed(self) -> int:
         return int((self.trials["state"] == "fail").sum()) if len(self.trials) else 0
@@ -137,7 +153,7 @@ class TuneResult:
 
     def comparison(self) -> pd.DataFrame:
         """Validation (or CV) metrics of the untuned and the tuned model side by side."""
-        tuned = self.best.metrics if self.best is not None else {}
+        tuned = self.best_metrics  # the best trial's: the same rows (folds) the refit is scored on
         frame = pd.DataFrame({"untuned": pd.Series(self.untuned, dtype=float),
                               "tuned": pd.Series(tuned, dtype=float)})
         return frame.loc[[m for m in tuned if m in frame.index] or list(frame.index)]
@@ -164,7 +180,7 @@ class TuneResult:
 
     def __repr__(self) -> str:
         lines = self.summary_lines()
-        if self.best is not None and self.untuned:
+        if self.best_metrics and self.untuned:
             lines.append(self.comparison().round(4).to_string())
         return "\n".join(lines)
 
@@ -420,21 +436,23 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
 
     records = previous + search.records
     table = _trials_frame(records, greater)
-    best = search.best_record() or _best_of(previous, greater)
-    best_params, best_score, best_result, untuned = {}, math.nan, None, {}
+    best = _best_of([r for r in (search.best_record(), _best_of(previous, greater)) if r is not None], greater)
+    best_params, best_score, best_metrics, refit, untuned = {}, math.nan, {}, None, None
     if best is not None:
         best_params = dict(best["params"])
         best_score = best["score"]
+        best_metrics = dict(best.get("metrics") or {})
         full = best.get("_full") or _space.resolve(
             {k: _space.Categorical([v]) for k, v in best_params.items()}, pipeline)
         full = {k: (v.values[0] if isinstance(v, _space.Dimension) else v) for k, v in full.items()}
-        best_result, untuned = _refit(clone(pipeline).set_params(**full), base, pipeline, data_split, cv, seed,
-                                      preprocess, fit_params, n_jobs)
-    result = TuneResult(best_params=best_params, best_score=best_score, trials=table, best=best_result,
-                        untuned=untuned, metric=metric, greater=greater, method=method, study=study, storage=url,
-                        task=task, model_name=model_name, cv=cv, duration=time.perf_counter() - search.started,
-                        interrupted=search.interrupted, fingerprint=data_split.fingerprint, space=dims,
-                        pipeline=pipeline, optuna_study=optuna_study)
+        tuned = clone(pipeline).set_params(**full)
+        refit = lambda: _refit(tuned, data_split, cv, seed, preprocess, fit_params, n_jobs)  # noqa: E731
+        untuned = lambda: _untuned(base, pipeline, data_split, cv, seed, fit_params, n_jobs)  # noqa: E731
+    result = TuneResult(best_params=best_params, best_score=best_score, best_metrics=best_metrics, trials=table,
+                        _refit=refit, _untuned=untuned, metric=metric, greater=greater, method=method, study=study,
+                        storage=url, task=task, model_name=model_name, cv=cv,
+                        duration=time.perf_counter() - search.started, interrupted=search.interrupted,
+                        fingerprint=data_split.fingerprint, space=dims, pipeline=pipeline, optuna_study=optuna_study)
     if url is not None:
         from nbml.store import record_tune
 
@@ -540,9 +558,8 @@ def _trials_frame(records, greater) -> pd.DataFrame:
     return pd.concat([order, rest]) if len(rest) else order
 
 
-def _refit(model, base, pipeline, data_split, cv, seed, preprocess, fit_params, n_jobs):
-    """The best configuration as a TrainResult (refit on train+val when scored by CV), and
-    the untuned model's metrics on the same folds."""
+def _refit(model, data_split, cv, seed, preprocess, fit_params, n_jobs):
+    """The best configuration as a TrainResult (its model refit on train+val when scored by CV)."""
     from sklearn.base import clone
 
     from nbml.store import paused
@@ -551,21 +568,30 @@ def _refit(model, base, pipeline, data_split, cv, seed, preprocess, fit_params, 
     with paused():
         best = train(model, split=data_split, cv=cv, preprocess="none", seed=seed, fit_params=fit_params,
                      n_jobs=n_jobs if n_jobs > 1 else None)
-        best.preprocess = preprocess
-        if cv is not None:
-            best._model = _fit(clone(best._pipeline), data_split.X_trainval, data_split.y_trainval, data_split.task,
-                               fit_params)
-        same_folds = base is not None and base.split is data_split and \
-            ((cv is None and base.cv is None) or (base.cv is not None and cv == len(base.cv) and base.seed == seed))
-        if same_folds:
-            untuned = dict(base.metrics)
-        else:
-            try:
-                untuned = dict(train(clone(pipeline), split=data_split, cv=cv, preprocess="none", seed=seed,
-                                     fit_params=fit_params, n_jobs=n_jobs if n_jobs > 1 else None).metrics)
-            except Exception:
-                untuned = {}
-    return best, untuned
+    best.preprocess = preprocess
+    if cv is not None:
+        best._model = _fit(clone(best._pipeline), data_split.X_trainval, data_split.y_trainval, data_split.task,
+                           fit_params)
+    return best
+
+
+def _untuned(base, pipeline, data_split, cv, seed, fit_params, n_jobs):
+    """The untuned model's metrics on the same folds (reused from the TrainResult when it has them)."""
+    from sklearn.base import clone
+
+    from nbml.store import paused
+    from nbml.training import train
+
+    same_folds = base is not None and base.split is data_split and \
+        ((cv is None and base.cv is None) or (base.cv is not None and cv == len(base.cv) and base.seed == seed))
+    if same_folds:
+        return dict(base.metrics)
+    try:
+        with paused():
+            return dict(train(clone(pipeline), split=data_split, cv=cv, preprocess="none", seed=seed,
+                              fit_params=fit_params, n_jobs=n_jobs if n_jobs > 1 else None).metrics)
+    except Exception:
+        return {}
 
 
 # -- methods -----------------------------------------------------------------------------
