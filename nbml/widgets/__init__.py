@@ -1,0 +1,9 @@
+"""Notebook widgets: the live tuning panel, interactive evaluation and the live-figure
+mechanism every in-place view of nbml uses (``nbml.widgets.live.LiveFigure``)."""
+from __future__ import annotations
+
+from nbml.widgets.evaluation import interactive_evaluation
+from nbml.widgets.live import LiveFigure
+from nbml.widgets.panel import Panel, panel
+
+__all__ = ["panel", "Panel", "interactive_evaluation", "LiveFigure"]

@@ -1,0 +1,81 @@
+"""``interactive_evaluation``: toggle buttons that switch between plots of one result.
+
+The predictions are computed once (by ``nbml.evaluate`` or training); a toggle only draws
+another plot of them into the same figure, and each plot's PNG is kept, so switching back
+is instant. The learning curve is the one plot that fits models: it is computed on first
+use, once.
+"""
+from __future__ import annotations
+
+from nbml.widgets.live import LiveFigure
+
+KINDS = {"classification": ("roc", "pr", "cm", "calibration", "learning"),
+         "regression": ("residuals", "actual", "learning"), "clustering": ()}
+LABELS = {"roc": "ROC", "pr": "precision-recall", "cm": "confusion matrix", "calibration": "calibration",
+          "learning": "learning curve", "residuals": "residuals", "actual": "predicted vs actual"}
+
+
+class InteractiveEvaluation:
+    def __init__(self, target, result=None, kinds=None):
+        import ipywidgets as widgets
+
+        from nbml.evaluation import Evaluation
+        from nbml.training import TrainResult
+
+        if isinstance(target, Evaluation):
+            self.predictions, self.learning, self.result = target.predictions, target.learning, result
+            title = f"{target.name} on {target.on} ({target.n_rows} rows)"
+        elif isinstance(target, TrainResult):
+            if target.predictions is None:
+                raise ValueError(f"{target.name} has no stored predictions to plot")
+            self.predictions, self.learning, self.result = target.predictions, None, target
+            title = f"{target.name} ({target.predictions.label})"
+        else:
+            raise TypeError(f"interactive_evaluation takes a TrainResult or an Evaluation (from nbml.evaluate); "
+                            f"got {type(target).__name__}")
+        task = self.predictions.task
+        available = [k for k in KINDS[task] if k != "learning" or self.learning is not None or
+                     self.result is not None]
+        if kinds is not None:
+            from nbml.plots import parse_plots
+
+            wanted = parse_plots(kinds, task)
+            available = [k for k in wanted if k in available] or available
+        if not available:
+            raise ValueError(f"no plots for a {task} result")
+        self.kinds = available
+        self.figure = LiveFigure(1, figsize=(4.8, 3.8), dpi=72)
+        self.cache: dict[str, bytes] = {}
+        self.buttons = widgets.ToggleButtons(options=[(LABELS[k], k) for k in available], value=available[0])
+        self.buttons.observe(lambda change: self.show(change["new"]), names="value")
+        self.show(available[0])
+        self.widget = widgets.VBox([widgets.HTML(f"<b>{title}</b>"), self.buttons, self.figure.widget()])
+        self.widget.add_class("nbml-evaluation")
+        self.widget.evaluation = self
+
+    def show(self, kind: str):
+        """Draw ``kind`` (cached after the first time)."""
+        if kind in self.cache:
+            self.figure.png = self.cache[kind]
+            self.figure._publish(self.cache[kind])
+            return
+        if kind == "learning" and self.learning is None:
+            from nbml.evaluation import learning_curve
+
+            self.learning = learning_curve(self.result, seed=self.result.seed)
+        self.figure.draw(_draw, self.predictions, kind, self.learning, force=True)
+        self.cache[kind] = self.figure.png
+
+
+def _draw(axes, pred, kind, learning):
+    from nbml.plots import plot_predictions
+
+    plot_predictions(pred, kind, ax=axes[0], learning=learning)
+
+
+def interactive_evaluation(result_or_evaluation, result=None, plots=None):
+    """Toggle buttons between the plots of one ``TrainResult`` or ``Evaluation`` (ROC,
+    precision-recall, confusion matrix, calibration, learning curve; residuals and predicted
+    vs actual for regression) without recomputing the model's predictions. ``result``: the
+    TrainResult behind an Evaluation (for the learning curve). Returns the widget."""
+    return InteractiveEvaluation(result_or_evaluation, result=result, kinds=plots).widget

@@ -1,0 +1,157 @@
+"""The one live-view mechanism of nbml: a figure drawn again and again, shown in place.
+
+``LiveFigure`` owns one ``matplotlib.figure.Figure`` (made without pyplot, reused for every
+redraw: axes are cleared, not recreated) and publishes its PNG to wherever it is shown:
+
+- ``widget()``: an ``ipywidgets.Image`` created once, whose ``value`` is replaced (panels);
+- ``show()``: a display with a display id, updated with ``handle.update`` (loss curves and
+  search progress printed from training code).
+
+Both at once work too. There is no ``clear_output``, so nothing flickers and no figures pile
+up. ``draw(fn, ...)`` is throttled: it redraws at most every ``min_interval`` seconds and keeps
+drawing to about ``max_share`` of the wall time; a skipped draw is remembered and ``flush()``
+(called at the end of a run) draws the latest one. ``force=True`` draws now.
+
+IPython and ipywidgets are imported only when the figure is shown.
+"""
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+
+
+def png_bytes(figure, dpi: int = 72) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def _wipe(ax):
+    """Remove what was drawn on ``ax`` but keep the axes and their ticks: clearing an axes
+    rebuilds every tick, which costs more than drawing a small plot."""
+    for artist in [*ax.lines, *ax.images, *ax.texts, *ax.collections, *ax.patches, *ax.artists]:
+        artist.remove()
+    legend = ax.get_legend()
+    if legend is not None:
+        legend.remove()
+    ax.set_title("")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.relim()
+    ax.set_autoscale_on(True)
+
+
+class LiveFigure:
+    """A reusable figure with ``ncols`` axes, rendered to PNG and updated in place.
+
+    ``draw(fn, *args)`` clears the axes, calls ``fn(axes, *args)`` (``fn`` draws; it may also
+    use ``axes[0].figure``) and publishes the PNG; it returns True when it drew, False when
+    the throttle deferred it.
+    """
+
+    def __init__(self, ncols: int = 1, figsize=(4.0, 3.2), dpi: int = 72, min_interval: float = 0.0,
+                 max_share: float | None = None, layout: str | None = None, reuse_axes: bool = True,
+                 margins: dict | None = None):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        if not isinstance(ncols, int) or ncols < 1:
+            raise ValueError(f"ncols={ncols!r} must be a positive integer")
+        if min_interval < 0:
+            raise ValueError(f"min_interval={min_interval!r} must be >= 0 seconds")
+        if max_share is not None and not 0 < max_share <= 1:
+            raise ValueError(f"max_share={max_share!r} must be in (0, 1] or None")
+        if layout not in (None, "constrained", "tight"):
+            raise ValueError(f"layout={layout!r} is not allowed: use None (fixed margins, fastest), "
+                             f"'constrained' or 'tight'")
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout=layout)
+        FigureCanvasAgg(self.figure)
+        self.axes = list(self.figure.subplots(1, ncols, squeeze=False)[0])
+        if layout is None:
+            self.figure.subplots_adjust(**{"left": 0.2, "right": 0.96, "bottom": 0.15, "top": 0.9,
+                                           "wspace": 0.3, **(margins or {})})
+        self.reuse_axes = reuse_axes
+        self.dpi = dpi
+        self.min_interval = min_interval
+        self.max_share = max_share
+        self.png: bytes | None = None
+        self.n_draws = 0
+        self.draw_time = 0.0  # seconds spent drawing and rendering, in total
+        self.image = None   # ipywidgets.Image, once widget() was called
+        self.handle = None  # IPython DisplayHandle, once show() was called
+        self._next = -math.inf
+        self._pending = None
+        self._lock = threading.RLock()
+
+    # -- drawing -------------------------------------------------------------------------
+    def draw(self, fn, *args, force: bool = False) -> bool:
+        with self._lock:
+            now = time.perf_counter()
+            if not force and now < self._next:
+                self._pending = (fn, args)
+                return False
+            self._pending = None
+            for ax in self.axes:
+                _wipe(ax) if self.reuse_axes else ax.clear()
+                ax.set_axis_on()
+            # titles and colorbars live outside the axes: blank or drop what a previous draw added
+            for text in self.figure.texts:
+                text.set_text("")
+            for extra in [a for a in self.figure.axes if a not in self.axes]:
+                extra.remove()
+            fn(self.axes, *args)
+            self.png = png_bytes(self.figure, self.dpi)
+            self.n_draws += 1
+            took = time.perf_counter() - now
+            self.draw_time += took
+            wait = self.min_interval
+            if self.max_share is not None:
+                wait = max(wait, took / self.max_share - took)
+            self._next = time.perf_counter() + wait
+            self._publish(self.png)
+            return True
+
+    def flush(self) -> bool:
+        """Draw the latest deferred ``draw`` call, if any."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is None:
+            return False
+        return self.draw(pending[0], *pending[1], force=True)
+
+    # -- showing -------------------------------------------------------------------------
+    def widget(self, width: str | None = None):
+        """The ``ipywidgets.Image`` showing this figure (created on first use)."""
+        if self.image is None:
+            import ipywidgets as widgets
+
+            self.image = widgets.Image(value=self.png or b"", format="png")
+            if width:
+                self.image.layout.width = width
+        return self.image
+
+    def show(self):
+        """Display the figure once (with a display id); later draws update that output."""
+        from IPython.display import display
+
+        if self.handle is None:
+            self.handle = display(self._ipython_image(), display_id=True)
+        else:
+            self.handle.update(self._ipython_image())
+        return self.handle
+
+    def _ipython_image(self):
+        from IPython.display import Image
+
+        if self.png is None:
+            self.png = png_bytes(self.figure, self.dpi)
+        return Image(data=self.png, format="png")
+
+    def _publish(self, png: bytes):
+        if self.image is not None:
+            self.image.value = png
+        if self.handle is not None:
+            self.handle.update(self._ipython_image())

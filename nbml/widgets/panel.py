@@ -1,0 +1,513 @@
+"""``nbml.panel``: sliders that refit a model and redraw its metrics and plots in place.
+
+Every change of a control asks for one refit on the training rows, scored on the validation
+rows. Refits run in a background thread and coalesce: while one runs, further changes only
+mark the panel dirty, and the next refit uses the controls' values at that moment, so
+dragging a slider never builds a backlog and the kernel keeps answering the browser. A refit
+that fails shows its error and leaves the last good state on screen.
+
+The binary threshold slider re-labels the stored validation scores (no refit) and redraws
+the confusion matrix only.
+"""
+from __future__ import annotations
+
+import html
+import math
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nbml.widgets.live import LiveFigure
+
+FIGSIZE = (3.8, 3.2)
+DPI = 72
+
+
+@dataclass
+class Fit:
+    """One setting tried: its parameters and what the refit gave (or its error)."""
+
+    params: dict
+    model: object = None
+    pipeline: object = None
+    val_pred: object = None
+    val: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    fit_time: float = math.nan
+    error: str | None = None
+    warning: str | None = None
+
+
+class Coalescer:
+    """Runs ``fn()`` once for any number of requests made while a run is going on.
+
+    ``background=True``: requests return at once and a worker thread runs ``fn`` until no
+    request is left. ``background=False``: each request runs ``fn`` now (scripts, tests).
+    """
+
+    def __init__(self, fn, background: bool = True):
+        self.fn = fn
+        self.background = background
+        self.requests = 0
+        self.runs = 0
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._running = False
+        self._idle = threading.Event()
+        self._idle.set()
+
+    def request(self):
+        self.requests += 1
+        if not self.background:
+            self.runs += 1
+            self.fn()
+            return
+        with self._lock:
+            self._dirty = True
+            if self._running:
+                return
+            self._running = True
+            self._idle.clear()
+        threading.Thread(target=self._loop, name="nbml-panel-refit", daemon=True).start()
+
+    def _loop(self):
+        while True:
+            with self._lock:
+                if not self._dirty:
+                    self._running = False
+                    self._idle.set()
+                    return
+                self._dirty = False
+            self.runs += 1
+            try:
+                self.fn()
+            except Exception:  # fn reports its own errors; the worker must survive
+                pass
+
+    @property
+    def busy(self) -> bool:
+        return not self._idle.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no refit is running or pending; False on timeout."""
+        return self._idle.wait(timeout)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+class Panel:
+    """The live tuning panel of one model on one split; ``widget`` is what is displayed."""
+
+    def __init__(self, target, space=None, params=None, split=None, namespace=None, background=True,
+                 preprocess="auto", seed=None, name=None):
+        import ipywidgets as widgets
+
+        from nbml import metrics as _metrics
+        from nbml.training import TrainResult
+        from nbml.widgets.controls import make_controls
+
+        self._resolve(target, split, preprocess, seed, name)
+        self.namespace = namespace
+        self.primary = _metrics.PRIMARY[self.task]
+        self.greater = _metrics.greater_is_better(self.primary)
+        self.controls = make_controls(self.pipeline, space=space, params=params, task=self.task)
+        self.history: list[Fit] = []
+        self.current: Fit | None = None  # the last good fit
+        self.last_error: str | None = None
+        self.kept: dict = {}
+        self._lock = threading.RLock()
+        self._coalescer = Coalescer(self._refit_now, background=background)
+        self._TrainResult = TrainResult
+
+        # -- widgets
+        self.status = widgets.HTML(value="")
+        self.status.add_class("nbml-panel-status")
+        self.summary = widgets.HTML(value="")  # one line: the primary metric, train/val/gap
+        self.summary.add_class("nbml-panel-summary")
+        self.metrics_view = widgets.HTML(value="")
+        self.metrics_view.add_class("nbml-panel-metrics")
+        self.history_view = widgets.HTML(value="")
+        self.history_view.add_class("nbml-panel-history")
+        self.keep_name = widgets.Text(value=self._next_keep_name(), description="keep as",
+                                      layout=widgets.Layout(width="220px"))
+        self.keep_button = widgets.Button(description="keep", icon="save", tooltip=
+                                          "store the current setting as a TrainResult in the notebook")
+        self.keep_button.on_click(lambda _: self.keep())
+
+        self.figures: dict[str, LiveFigure] = {}
+        kinds = {"classification": ["roc", "cm"], "regression": ["residuals"], "clustering": []}[self.task]
+        for kind in kinds:
+            self.figures[kind] = LiveFigure(1, figsize=FIGSIZE, dpi=DPI)
+        self.threshold = None
+
+        # first fit: synchronous, so the panel opens with numbers and plots
+        first = self._fit(self.values())
+        if first.error is not None:
+            raise ValueError(f"the panel's first fit failed: {first.error}")
+        self._accept(first)
+        if self._binary_scores(first) is not None:
+            low, high, value = self._threshold_range(first)
+            self.threshold = widgets.FloatSlider(value=value, min=low, max=high, step=(high - low) / 100,
+                                                 description="threshold", readout_format=".3g",
+                                                 continuous_update=True,
+                                                 style={"description_width": "initial"},
+                                                 layout=widgets.Layout(width="340px"))
+            self.threshold.observe(self._threshold_changed, names="value")
+            self.threshold_view = widgets.HTML(value="")
+            self.threshold_view.add_class("nbml-panel-threshold")
+        if self._loss_curve(first.model) is not None:
+            self.figures["loss"] = LiveFigure(1, figsize=FIGSIZE, dpi=DPI)
+        self._show(first)
+
+        for control in self.controls:
+            control.widget.observe(self._changed, names="value")
+        left = [c.widget for c in self.controls]
+        if self.threshold is not None:
+            left += [widgets.HTML("<b>decision threshold</b> (no refit)"), self.threshold, self.threshold_view]
+        left += [widgets.HBox([self.keep_name, self.keep_button]), self.status]
+        plots = widgets.HBox([fig.widget() for fig in self.figures.values()])
+        title = widgets.HTML(f"<b>{html.escape(self.name)}</b> · refit on {len(self.split.X_train)} train rows, "
+                             f"scored on {len(self.split.X_val)} validation rows")
+        self.widget = widgets.VBox([
+            title,
+            widgets.HBox([widgets.VBox(left, layout=widgets.Layout(min_width="360px")),
+                          widgets.VBox([self.summary, self.metrics_view])]),
+            plots,
+            self.history_view,
+        ])
+        self.widget.add_class("nbml-panel")
+        self.widget.panel = self  # reachable from the displayed widget (tests, notebooks)
+
+    # -- what the panel works on ----------------------------------------------------------
+    def _resolve(self, target, split, preprocess, seed, name):
+        from nbml.training import (TrainResult, check_model, final_estimator, is_torch_module,
+                                   make_model_pipeline, resolve_split)
+
+        if isinstance(target, TrainResult):
+            if split is not None:
+                raise ValueError("a TrainResult carries its split; give split= only with a model")
+            self.split = target.split
+            self.pipeline = target._pipeline
+            self.seed = target.seed if seed is None else int(seed)
+            self.preprocess = target.preprocess
+            self.fit_params = dict(target._fit_params or {})
+            self.name = name or target.name
+        elif hasattr(target, "fit") or is_torch_module(target):
+            if isinstance(target, type):
+                raise TypeError(f"got the class {target.__name__}, not a model: call it, e.g. {target.__name__}()")
+            self.split = resolve_split(split)
+            self.seed = self.split.seed if seed is None else int(seed)
+            if is_torch_module(target):
+                from nbml.torch.estimators import from_module
+
+                target = from_module(target, self.split.task, seed=self.seed)
+            check_model(target, self.split.task)
+            self.pipeline = make_model_pipeline(target, self.split, preprocess, self.seed)
+            self.preprocess = preprocess
+            self.fit_params = {}
+            self.name = name or type(final_estimator(target)).__name__
+        else:
+            raise TypeError(f"panel needs a TrainResult (from nbml.train / %%train -o NAME) or a model; got "
+                            f"{type(target).__name__}")
+        self.task = self.split.task
+        if self.split.X_val is None or len(self.split.X_val) == 0:
+            raise ValueError("the panel scores on validation rows but the split has none: split with val > 0")
+
+    def values(self) -> dict:
+        """The controls' current values, by the user's parameter names."""
+        return {c.name: c.model_value() for c in self.controls}
+
+    # -- refitting -------------------------------------------------------------------------
+    def _changed(self, change):
+        self._set_status("busy", "refitting…")
+        self._coalescer.request()
+
+    def _refit_now(self):
+        fit = self._fit(self.values())
+        with self._lock:
+            self.history.append(fit)
+            if fit.error is None:
+                self._accept(fit, record=False)
+                self._show(fit)
+            else:
+                self.last_error = fit.error
+                self._render_history()
+                self._set_status("error", f"{fit.error} — still showing the last good setting "
+                                          f"({self._params_text(self.current.params)})")
+
+    def _fit(self, values: dict) -> Fit:
+        from sklearn.base import clone
+
+        from nbml.training import _fit, describe_error, predict
+
+        keys = {c.name: c.key for c in self.controls}
+        fit = Fit(dict(values))
+        split = self.split
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                pipeline = clone(self.pipeline).set_params(**{keys[n]: v for n, v in values.items()})
+                model = clone(pipeline)
+                start = time.perf_counter()
+                _fit(model, split.X_train, split.y_train, self.task, self.fit_params)
+                fit.fit_time = time.perf_counter() - start
+                fit.val_pred = predict(model, split.X_val, self.task, y=split.y_val)
+                fit.val = fit.val_pred.metrics(self.seed)
+                fit.train = predict(model, split.X_train, self.task, y=split.y_train).metrics(self.seed)
+            fit.model, fit.pipeline = model, pipeline
+            shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+            if shown:
+                fit.warning = f"{shown[0].category.__name__}: {str(shown[0].message).splitlines()[0][:200]}"
+        except Exception as exc:
+            fit.error = f"{self.name} failed: {describe_error(exc)}"
+        return fit
+
+    def _accept(self, fit: Fit, record: bool = True):
+        self.current = fit
+        self.last_error = None
+        if record:
+            self.history.append(fit)
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _show(self, fit: Fit):
+        self.summary.value = self._summary_html(fit)
+        self.metrics_view.value = self._metrics_html(fit)
+        pred = fit.val_pred
+        if "roc" in self.figures:
+            self.figures["roc"].draw(_draw_kind, "roc", pred)
+        if "residuals" in self.figures:
+            self.figures["residuals"].draw(_draw_kind, "residuals", pred)
+        if "cm" in self.figures:
+            self._draw_threshold(fit)
+        if "loss" in self.figures:
+            self.figures["loss"].draw(_draw_loss, self._loss_curve(fit.model))
+        self._render_history()
+        note = f" · {html.escape(fit.warning)}" if fit.warning else ""
+        self._set_status("ok", f"{self._params_text(fit.params)} · fit {fit.fit_time * 1000:.0f} ms{note}")
+
+    def _summary_html(self, fit):
+        m = self.primary
+        train, val = fit.train.get(m, math.nan), fit.val.get(m, math.nan)
+        return (f"<span class='nbml-summary'>validation {m} <b>{_fmt(val)}</b> · train {_fmt(train)} · "
+                f"gap {_fmt(train - val)}</span>")
+
+    def _metrics_html(self, fit):
+        from nbml.training import diagnose
+
+        rows = []
+        for m, val in fit.val.items():
+            train = fit.train.get(m, math.nan)
+            gap = train - val
+            rows.append(f"<tr><td>{m}</td><td>{_fmt(train)}</td><td>{_fmt(val)}</td><td>{_fmt(gap)}</td></tr>")
+        words = diagnose(self.task, fit.train, fit.val, self.split)
+        note = f"<div style='color:#a15c00'>{html.escape(words)}</div>" if words else ""
+        return ("<table class='nbml-metrics'><tr><th>metric</th><th>train</th><th>validation</th>"
+                f"<th>gap</th></tr>{''.join(rows)}</table>{note}")
+
+    def _render_history(self):
+        m = self.primary
+        good = [f for f in self.history if f.error is None and not math.isnan(f.val.get(m, math.nan))]
+        best = None
+        if good:
+            best = (max if self.greater else min)(good, key=lambda f: f.val[m])
+        names = [c.name for c in self.controls]
+        head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+        rows = []
+        for i, f in enumerate(self.history, 1):
+            cells = "".join(f"<td>{html.escape(_fmt(f.params.get(n)))}</td>" for n in names)
+            if f.error is not None:
+                tail = f"<td colspan=3 style='color:#b00020'>{html.escape(f.error[:80])}</td>"
+            else:
+                tail = (f"<td>{_fmt(f.train.get(m))}</td><td>{_fmt(f.val.get(m))}</td>"
+                        f"<td>{_fmt(f.train.get(m, math.nan) - f.val.get(m, math.nan))}</td>")
+            style = " class='nbml-best' style='background:#d9f2d9;font-weight:bold'" if f is best else ""
+            rows.append(f"<tr{style}><td>{i}{' ★' if f is best else ''}</td>{cells}{tail}</tr>")
+        self.history_view.value = (
+            f"<details open><summary>{len(self.history)} setting(s) tried; best by validation {m} "
+            f"highlighted</summary><div style='max-height:180px;overflow:auto'><table class='nbml-history'>"
+            f"<tr><th>#</th>{head}<th>train {m}</th><th>val {m}</th><th>gap</th></tr>"
+            f"{''.join(reversed(rows))}</table></div></details>")
+
+    def _set_status(self, state, text):
+        colors = {"ok": "#2e7d32", "busy": "#8a6d00", "error": "#b00020"}
+        icon = {"ok": "✔", "busy": "⏳", "error": "⚠"}[state]
+        self.state = state
+        self.status.value = (f"<span class='nbml-status nbml-{state}' style='color:{colors[state]}'>{icon} "
+                             f"{html.escape(text) if state != 'ok' else text}</span>")
+
+    @staticmethod
+    def _params_text(params):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
+
+    # -- threshold -------------------------------------------------------------------------
+    def _binary_scores(self, fit):
+        pred = fit.val_pred
+        if pred is None or pred.classes is None or len(pred.classes) != 2:
+            return None
+        if pred.proba is not None:
+            return np.asarray(pred.proba)[:, 1]
+        if pred.scores is not None:
+            return np.asarray(pred.scores).reshape(len(pred.y_pred), -1)[:, -1]
+        return None
+
+    def _threshold_range(self, fit):
+        if fit.val_pred.proba is not None:
+            return 0.0, 1.0, 0.5
+        scores = self._binary_scores(fit)
+        span = float(np.max(np.abs(scores))) or 1.0
+        return -span, span, 0.0
+
+    def _threshold_changed(self, change):
+        with self._lock:
+            self._draw_threshold(self.current)
+
+    def thresholded(self, fit=None):
+        """The validation predictions of ``fit`` (default: the current one) at the threshold."""
+        from nbml.training import Predictions
+
+        fit = fit or self.current
+        scores = self._binary_scores(fit) if self.threshold is not None else None
+        pred = fit.val_pred
+        if scores is None:
+            return pred
+        y_pred = np.where(scores >= self.threshold.value, pred.classes[1], pred.classes[0])
+        return Predictions(pred.task, pred.y_true, y_pred, pred.classes, pred.proba, pred.scores,
+                           label=pred.label)
+
+    def _draw_threshold(self, fit):
+        from nbml.metrics import classification_metrics
+
+        pred = self.thresholded(fit)
+        self.figures["cm"].draw(_draw_kind, "cm", pred)
+        if self.threshold is not None:
+            m = classification_metrics(pred.y_true, pred.y_pred, pred.classes)
+            self.threshold_view.value = (
+                f"<span class='nbml-threshold'>at {self.threshold.value:.3g}: precision <b>{m['precision']:.3f}</b>"
+                f" · recall <b>{m['recall']:.3f}</b> · accuracy {m['accuracy']:.3f}</span>")
+
+    # -- loss curve ------------------------------------------------------------------------
+    @staticmethod
+    def _loss_curve(model):
+        from nbml.training import final_estimator
+
+        est = final_estimator(model)
+        history = getattr(est, "history_", None)
+        if history is not None and len(history):
+            val = history["val_loss"] if "val_loss" in history else None
+            return (np.asarray(history["epoch"]), np.asarray(history["train_loss"]),
+                    None if val is None or not val.notna().any() else np.asarray(val))
+        curve = getattr(est, "loss_curve_", None)
+        if curve is not None:
+            return np.arange(1, len(curve) + 1), np.asarray(curve), None
+        return None
+
+    # -- public ----------------------------------------------------------------------------
+    def wait(self, timeout: float | None = 60) -> bool:
+        """Block until the refit asked for last has been drawn (True) or ``timeout`` passed."""
+        return self._coalescer.wait(timeout)
+
+    @property
+    def busy(self) -> bool:
+        return self._coalescer.busy
+
+    @property
+    def n_refits(self) -> int:
+        return self._coalescer.runs
+
+    def best(self) -> Fit | None:
+        good = [f for f in self.history if f.error is None]
+        if not good:
+            return None
+        return (max if self.greater else min)(good, key=lambda f: f.val.get(self.primary, -math.inf
+                                                                          if self.greater else math.inf))
+
+    def result(self, fit: Fit | None = None):
+        """The current (or given) setting as a ``TrainResult``."""
+        from nbml.training import final_estimator
+
+        fit = fit or self.current
+        est = final_estimator(fit.model)
+        try:
+            params = est.get_params(deep=False)
+        except Exception:
+            params = {}
+        return self._TrainResult(self.task, dict(fit.val), dict(fit.train), None, self.split, self.name, params,
+                                 fit.val_pred, fit.fit_time, self.preprocess, self.seed, fit.model, fit.pipeline,
+                                 dict(self.fit_params))
+
+    def keep(self, name: str | None = None):
+        """Store the current setting as a TrainResult named ``name`` (default: the text box)
+        in the namespace (the notebook's variables) and return it."""
+        name = (name or self.keep_name.value or "").strip()
+        if not name.isidentifier():
+            self._set_status("error", f"keep: {name!r} is not a valid variable name")
+            raise ValueError(f"keep name {name!r} is not a valid Python variable name")
+        with self._lock:
+            result = self.result()
+        try:
+            from nbml.training import _recorded
+
+            result = _recorded(result)
+        except Exception:  # the store is optional here
+            pass
+        self.kept[name] = result
+        if self.namespace is not None:
+            self.namespace[name] = result
+        self._set_status("ok", f"kept {html.escape(self._params_text(self.current.params))} as "
+                               f"<code>{html.escape(name)}</code>")
+        self.keep_name.value = self._next_keep_name()
+        return result
+
+    def _next_keep_name(self):
+        taken = set(self.namespace or ()) | set(getattr(self, "kept", {}))
+        i = 1
+        while f"panel_{i}" in taken:
+            i += 1
+        return f"panel_{i}"
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def _draw_kind(axes, kind, pred):
+    from nbml.plots import DRAW
+
+    DRAW[kind](pred, axes[0])
+
+
+def _draw_loss(axes, curve):
+    ax = axes[0]
+    epochs, train, val = curve
+    ax.plot(epochs, train, label="train", color="C0")
+    if val is not None:
+        ax.plot(epochs, val, label="validation", color="C1")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title("Loss curve")
+    ax.legend(loc="upper right", fontsize="small")
+
+
+def panel(result_or_model, space=None, params=None, split=None, namespace=None, background=True, **options):
+    """A live tuning panel: one control per hyperparameter; each change refits on the
+    training rows, scores on the validation rows and redraws metrics and plots in place.
+
+    ``result_or_model``: a ``TrainResult`` or a model (then the active split, or ``split=``).
+    ``space``: a ``%%tune``-style space (dict or text) fixing the controls and their ranges;
+    ``params``: parameter names (list or ``"C,penalty"``) with automatic ranges; neither: the
+    model's usual hyperparameters. ``namespace``: where the keep button stores results (the
+    magic passes the notebook's variables). Returns the ``ipywidgets`` widget; its ``.panel``
+    is the ``Panel`` (``controls``, ``history``, ``keep()``, ``wait()``).
+    """
+    return Panel(result_or_model, space=space, params=params, split=split, namespace=namespace,
+                 background=background, **options).widget
