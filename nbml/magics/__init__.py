@@ -10,8 +10,9 @@ from nbml.magics.config import Nbml
 from nbml.magics.data import DataMagics
 from nbml.magics.train import TrainMagics
 from nbml.magics.tune import TuneMagics
+from nbml.magics.panel import PanelMagics
 
-FAMILIES = [DataMagics, TrainMagics, TuneMagics]
+FAMILIES = [DataMagics, TrainMagics, TuneMagics, PanelMagics]
 
 
 def register(shell) -> None:
