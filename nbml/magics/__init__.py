@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from nbml.magics.config import Nbml
 from nbml.magics.data import DataMagics
+from nbml.magics.eda import EdaMagics
 from nbml.magics.train import TrainMagics
 from nbml.magics.tune import TuneMagics
 from nbml.magics.panel import PanelMagics
 
-FAMILIES = [DataMagics, TrainMagics, TuneMagics, PanelMagics]
+FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics]
 
 
 def register(shell) -> None:
