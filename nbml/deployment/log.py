@@ -193,7 +193,7 @@ def prediction_log(model: str | None = None, last: int | None = None, storage: s
 
     parts = []
     for rid, created, text in zip(frame["id"], frame["created"], frame["inputs"]):
-        if not text:
+        if not isinstance(text, str) or not text:
             continue
         part = pd.read_json(StringIO(text), orient="split", convert_dates=False)
         part.insert(0, "_created", created)

@@ -322,6 +322,7 @@ class ServiceHandle:
     def __init__(self, server, thread, sock, package, log):
         self._server, self._thread, self._sock = server, thread, sock
         self.package = package
+        self.source = package
         self.log = log
         host, port = sock.getsockname()[:2]
         self.host, self.port = host, port
@@ -429,6 +430,7 @@ def serve(result_or_path, port: int | None = None, host: str = "127.0.0.1", *, m
     while not server.started and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     handle = ServiceHandle(server, thread, sock, package, prediction_log)
+    handle.source = result_or_path
     if not server.started:
         handle.stop(timeout=2)
         raise RuntimeError(f"the service did not start within {timeout} s on {host}:{port or 0}")

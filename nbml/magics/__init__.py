@@ -12,8 +12,9 @@ from nbml.magics.eda import EdaMagics
 from nbml.magics.train import TrainMagics
 from nbml.magics.tune import TuneMagics
 from nbml.magics.panel import PanelMagics
+from nbml.magics.deploy import DeployMagics
 
-FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics]
+FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics]
 
 
 def register(shell) -> None:
