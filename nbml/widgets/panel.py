@@ -423,6 +423,22 @@ class Panel:
     def n_refits(self) -> int:
         return self._coalescer.runs
 
+    def table(self):
+        """Every setting tried as a DataFrame: parameters, train and validation primary
+        metric, their gap, and the error of failed refits."""
+        import pandas as pd
+
+        m = self.primary
+        rows = []
+        for f in self.history:
+            row = dict(f.params)
+            row.update({f"train {m}": f.train.get(m, math.nan), f"val {m}": f.val.get(m, math.nan)})
+            row["gap"] = row[f"train {m}"] - row[f"val {m}"]
+            row["error"] = f.error or ""
+            rows.append(row)
+        frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="try"))
+        return frame
+
     def best(self) -> Fit | None:
         good = [f for f in self.history if f.error is None]
         if not good:
