@@ -29,7 +29,7 @@ MISSING_DROP = 0.5          # above this share missing, suggest dropping the col
 HIGH_CORRELATION = 0.95     # pairs of features correlating at least this strongly
 LEAK_CORRELATION = 0.99     # a feature this close to the target may be a leak
 SKEW = 1.0                  # |skew| above this is "skewed"
-OUTLIER_SHARE = 0.01        # IQR outliers above this share of the rows are worth a line
+OUTLIER_SHARE = 0.02        # IQR outliers above this share are worth a line (a normal sample has 0.7%)
 IMBALANCE = 3.0             # majority/minority class ratio above this is "imbalanced"
 HIGH_CARDINALITY = 50       # categories above this: group rare ones or encode by target
 ID_MIN_ROWS = 20            # below this many rows, a unique column is not called an identifier
@@ -353,7 +353,7 @@ def _skew(x: np.ndarray) -> float:
     d = x - x.mean()
     m2 = float(np.dot(d, d)) / n
     if m2 <= 1e-14 * max(1.0, float(np.abs(x).max()) ** 2):
-        return 0.0
+        return math.nan  # constant: no shape to speak of (pandas says NaN too)
     m3 = float(np.dot(d * d, d)) / n
     return math.sqrt(n * (n - 1)) / (n - 2) * m3 / m2 ** 1.5
 
