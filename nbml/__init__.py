@@ -30,6 +30,7 @@ _LAZY = {
     "Coreset": "nbml.coresets",
     "CoresetTree": "nbml.coresets",
     "ensemble": "nbml.ensembling",
+    "standard_model": "nbml.training",
     "eda": "nbml.eda_report",
     "panel": "nbml.widgets",
     "deploy": "nbml.deployment",

@@ -246,6 +246,8 @@ class TrainResult:
     _model: object = None
     _pipeline: object = None
     options: object = None
+    comparison: pd.DataFrame | None = None  # ensembles: member vs ensemble on the same folds
+    note: str = ""
     _fit_params: dict = field(default_factory=dict)
     _figures: dict = field(default_factory=dict)
 
@@ -332,7 +334,7 @@ def diagnose(task, train, val, split_) -> str:
     primary = _metrics.PRIMARY[task]
     if primary not in train or primary not in val or any(map(math.isnan, (train[primary], val[primary]))):
         return ""
-    gap = train[primary] - val[primary]
+    gap = round(train[primary] - val[primary], 9)
     if gap > GAP_WARNING[primary]:
         return (f"Overfitting: train {primary} {train[primary]:.3f} vs validation {val[primary]:.3f} "
                 f"(gap {gap:.3f}). Try more regularization, a simpler model or more data.")
@@ -467,11 +469,57 @@ def make_model_pipeline(model, data_split: Split, preprocess: str, seed: int, op
                          data_split.task, seed, n_features)
 
 
-def compare(*results, sort_by=None) -> pd.DataFrame:
-    """Validation metrics of several results, one row each, best first (by the task's
-    primary metric, or ``sort_by``)."""
+STANDARD_MODELS = {
+    "classification": {
+        "lr": ("sklearn.linear_model", "LogisticRegression", {"max_iter": 1000}),
+        "ridge": ("sklearn.linear_model", "RidgeClassifier", {}),
+        "svm": ("sklearn.svm", "SVC", {}),
+        "knn": ("sklearn.neighbors", "KNeighborsClassifier", {}),
+        "tree": ("sklearn.tree", "DecisionTreeClassifier", {}),
+        "rf": ("sklearn.ensemble", "RandomForestClassifier", {"n_estimators": 100}),
+        "gb": ("sklearn.ensemble", "GradientBoostingClassifier", {}),
+        "nb": ("sklearn.naive_bayes", "GaussianNB", {}),
+    },
+    "regression": {
+        "lr": ("sklearn.linear_model", "LinearRegression", {}),
+        "ridge": ("sklearn.linear_model", "Ridge", {}),
+        "lasso": ("sklearn.linear_model", "Lasso", {"alpha": 0.1}),
+        "svm": ("sklearn.svm", "SVR", {}),
+        "knn": ("sklearn.neighbors", "KNeighborsRegressor", {}),
+        "tree": ("sklearn.tree", "DecisionTreeRegressor", {}),
+        "rf": ("sklearn.ensemble", "RandomForestRegressor", {"n_estimators": 100}),
+        "gb": ("sklearn.ensemble", "GradientBoostingRegressor", {}),
+    },
+}
+
+
+def standard_model(short: str, task: str):
+    from importlib import import_module
+
+    table = STANDARD_MODELS.get(task, {})
+    if short not in table:
+        raise ValueError(f"model {short!r} is not a standard {task} model; choose from {', '.join(table)}")
+    module, cls, params = table[short]
+    return getattr(import_module(module), cls)(**params)
+
+
+def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None) -> pd.DataFrame:
+    """A leaderboard: validation (or CV) metrics and fit time of several results, best
+    first (by the task's primary metric, or ``sort_by``). ``models="rf,lr,svm"`` (or
+    ``"all"``) first trains those standard models with ``cv``-fold CV on the active split;
+    their results are in ``table.attrs["results"]``."""
+    results = list(results)
+    trained = {}
+    if models:
+        data_split = resolve_split(split)
+        names = list(STANDARD_MODELS.get(data_split.task, {})) if models == "all" else \
+            [m.strip() for m in (models.split(",") if isinstance(models, str) else models) if m.strip()]
+        estimators = [standard_model(m, data_split.task) for m in names]  # all names checked first
+        for short, est in zip(names, estimators):
+            trained[short] = train(est, split=data_split, cv=cv, seed=seed)
+        results += list(trained.values())
     if not results:
-        raise ValueError("compare needs at least one TrainResult")
+        raise ValueError("compare needs TrainResults or models='rf,lr,…'")
     for r in results:
         if not isinstance(r, TrainResult):
             raise TypeError(f"compare takes TrainResults; got {type(r).__name__}")
@@ -479,11 +527,21 @@ def compare(*results, sort_by=None) -> pd.DataFrame:
     if len(tasks) > 1:
         raise ValueError(f"results of different tasks ({', '.join(sorted(tasks))}) cannot be compared")
     task = tasks.pop()
-    table = pd.DataFrame([r.metrics for r in results], index=[r.name for r in results])
+    table = pd.DataFrame([r.metrics for r in results], index=_unique_names([r.name for r in results]))
     table.index.name = "model"
     table["fit_time"] = [r.fit_time for r in results]
     table["scored_by"] = [f"{len(r.cv)}-fold CV" if r.cv is not None else "validation" for r in results]
     key = sort_by or _metrics.PRIMARY[task]
     if key not in table.columns:
         raise ValueError(f"sort_by={key!r} is not a column; use one of {', '.join(table.columns)}")
-    return table.sort_values(key, ascending=not _metrics.greater_is_better(key))
+    table = table.sort_values(key, ascending=not _metrics.greater_is_better(key))
+    table.attrs["results"] = trained
+    return table
+
+
+def _unique_names(names):
+    seen, out = {}, []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out

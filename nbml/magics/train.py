@@ -87,3 +87,59 @@ class TrainMagics(NbmlMagicsBase):
         with user_errors():
             evaluation = evaluate(result, on=args.on, plots=args.plots)
         return self.finish(evaluation, args.out, self.silenced(line))
+
+    @magic_arguments(name="ensemble")
+    @argument("members", nargs="*", help="(line form) results by name, or estimator expressions without spaces")
+    @argument("--method", default="soft", choices=["hard", "soft", "stacking", "bagging", "boosting"])
+    @argument("--weights", default=None, help="comma-separated, one per member (voting)")
+    @argument("--meta", default=None, help="stacking: the meta-model expression (default: logistic/ridge)")
+    @argument("--cv", type=int, default=None, help="folds for scoring members and ensemble (default 5)")
+    @argument("--n-estimators", type=int, default=10, help="bagging: number of copies")
+    @argument("--seed", type=int, default=None)
+    @argument("-o", "--out", default=None, help="store the ensemble's TrainResult in this variable")
+    @line_cell_magic("ensemble")
+    def ensemble_magic(self, line, cell=None):
+        """Combine trained results or estimators; members and ensemble are scored on the same
+        CV folds and shown in one table with the ensemble's gain.
+
+        Members are names of results (from %%train -o NAME) or estimator expressions: on the
+        line, or one per line in the cell.
+        """
+        from nbml.ensembling import ensemble
+
+        args = self.parse(self.ensemble_magic, line)
+        sources = list(args.members)
+        if cell is not None:
+            sources += [ln.strip().rstrip(";") for ln in cell.splitlines()
+                        if ln.strip() and not ln.strip().startswith("#")]
+        members = [self.lookup(src, "member") for src in sources]
+        weights = None
+        if args.weights:
+            try:
+                weights = [float(w) for w in args.weights.split(",")]
+            except ValueError:
+                raise UsageError(f"--weights {args.weights!r} must be comma-separated numbers, e.g. 2,1,1") from None
+        meta = self.lookup(args.meta, "meta-model") if args.meta else None
+        with user_errors():
+            result = ensemble(members, method=args.method, weights=weights, meta=meta,
+                              cv=self.option(args.cv, "cv") or 5, seed=args.seed, n_estimators=args.n_estimators,
+                              n_jobs=self.nbml.n_jobs)
+        return self.finish(result, args.out, self.silenced(line, cell))
+
+    @magic_arguments(name="compare")
+    @argument("results", nargs="*", help="results by name (from %%train -o NAME)")
+    @argument("--models", default=None, help="train standard models first: e.g. rf,lr,svm,knn,tree,gb or all")
+    @argument("--cv", type=int, default=None, help="folds for --models (default 5)")
+    @argument("--sort-by", default=None, help="metric to rank by (default: the task's primary metric)")
+    @argument("-o", "--out", default=None, help="store the leaderboard DataFrame in this variable")
+    @line_magic("compare")
+    def compare_magic(self, line):
+        """A leaderboard of validation/CV scores with fit times, best first."""
+        from nbml.training import compare
+
+        args = self.parse(self.compare_magic, line)
+        results = [self.lookup(name, "result") for name in args.results]
+        with user_errors():
+            table = compare(*results, models=args.models, cv=self.option(args.cv, "cv") or 5,
+                            sort_by=args.sort_by)
+        return self.finish(table, args.out, self.silenced(line))

@@ -43,9 +43,12 @@ def _headline(result) -> str:
 
 
 def result_text(result) -> str:
-    lines = [_headline(result), metric_table(result).to_string()]
-    if result.diagnosis:
-        lines.append(result.diagnosis)
+    lines = [_headline(result)]
+    if result.comparison is not None:
+        lines.append(result.comparison.to_string())
+    else:
+        lines.append(metric_table(result).to_string())
+    lines += [text for text in (result.note, result.diagnosis) if text]
     return "\n".join(lines)
 
 
@@ -60,6 +63,11 @@ def result_html(result) -> str:
 
     parts = [_STYLE, '<div class="nbml">', f'<div class="head">{html.escape(_headline(result))}</div>',
              metric_table(result).to_html(border=0)]
+    if result.comparison is not None:
+        parts.append('<div class="head">Members vs ensemble (same CV folds, validation mean ± 2·std)</div>')
+        parts.append(result.comparison.to_html(border=0))
+    if result.note:
+        parts.append(f'<div class="head">{html.escape(result.note)}</div>')
     if result.diagnosis:
         parts.append(f'<div class="note">⚠ {html.escape(result.diagnosis)}</div>')
     if options.plots and result.predictions is not None:
