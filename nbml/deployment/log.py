@@ -195,7 +195,7 @@ def prediction_log(model: str | None = None, last: int | None = None, storage: s
     for rid, created, text in zip(frame["id"], frame["created"], frame["inputs"]):
         if not isinstance(text, str) or not text:
             continue
-        part = pd.read_json(StringIO(text), orient="split", convert_dates=False)
+        part = pd.read_json(StringIO(text), orient="split", dtype=False)
         part.insert(0, "_created", created)
         part.insert(0, "_id", rid)
         parts.append(part)

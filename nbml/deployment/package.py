@@ -309,6 +309,10 @@ def deploy(result, path, name: str | None = None, overwrite: bool = True,
     """
     import skops.io as sio
 
+    from nbml.training import TrainResult
+
+    if not isinstance(result, (TrainResult, Package)):
+        raise TypeError(f"result must be a TrainResult (from nbml.train / %%train -o NAME); got {type(result).__name__}")
     path = _check_path(path)
     if isinstance(reference_rows, bool) or not isinstance(reference_rows, (int, np.integer)) or reference_rows < 0:
         raise ValueError(f"reference_rows={reference_rows!r} must be a non-negative integer (0: keep no sample)")
@@ -475,7 +479,7 @@ def _torch_estimator_unfitted(model):
 def _read_reference(file: Path, schema: dict) -> pd.DataFrame:
     from io import StringIO
 
-    frame = pd.read_json(StringIO(file.read_text()), orient="split", convert_dates=False)
+    frame = pd.read_json(StringIO(file.read_text()), orient="split", dtype=False)
     for col in schema["columns"]:
         name = col["name"]
         if name not in frame.columns:
