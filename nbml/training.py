@@ -401,7 +401,9 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
         params = {}
     from nbml.preprocess import Options
 
-    options = Options.merge(data_split.options, impute=impute, scale=scale, encode=encode, outliers=outliers,
+    # the split's choices are defaults for the auto pipeline; preprocess="none" takes only explicit ones
+    base = data_split.options if preprocess == "auto" else None
+    options = Options.merge(base, impute=impute, scale=scale, encode=encode, outliers=outliers,
                             balance=balance, interactions=interactions, poly=poly, select=select)
     pipeline = make_model_pipeline(model, data_split, preprocess, seed, options)
     fit_params = dict(fit_params or {})
