@@ -9,7 +9,8 @@ rows, batch 128, Adam (lr 1e-3), 5 epochs, several ways, interleaved in each rep
   skorch        skorch.NeuralNetClassifier(...).fit(X, y), train_split=None (if importable)
 
 Each variant is timed end to end (numpy arrays in, trained model out) and reported as samples/s;
-the ratio to the hand-written loop is taken within each repetition and the median is printed.
+the ratio to the hand-written loop is taken within each repetition and the median is printed,
+by wall-clock and by process CPU time (steadier when other programs share the machine).
 Bar (issue 3): nbml >= 0.95x. All variants run under the same ``torch.set_num_threads``.
 
     python benchmarks/torch_speed.py                  # 5 repetitions, 1 thread, CPU
@@ -143,26 +144,35 @@ def main(argv=None):
         run(X[:4096], y[:4096], device, epochs=1)
 
     seconds = {name: [] for name in variants}
+    cpu_seconds = {name: [] for name in variants}
     order = list(variants)
     for rep in range(args.repeats):
         # rotate the order each repetition so no variant always runs first or last
         for name in order[rep % len(order):] + order[: rep % len(order)]:
             torch.manual_seed(rep)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             variants[name](X, y, device)
             seconds[name].append(time.perf_counter() - started)
+            cpu_seconds[name].append(time.process_time() - cpu_started)
 
     samples = N_ROWS * EPOCHS
-    base = seconds["handwritten"]
-    print(f"\n{'variant':<12} {'median s':>9} {'samples/s':>11} {'ratio to handwritten (median)':>30}")
+
+    def ratio(table, name):
+        return statistics.median(b / t for b, t in zip(table["handwritten"], table[name]))
+
+    # wall clock is what a user waits; CPU time is steadier on a shared machine (with one
+    # thread it is the work done, whatever else the machine runs)
+    print(f"\n{'variant':<12} {'median s':>9} {'samples/s':>11} {'ratio (wall)':>13} "
+          f"{'ratio (cpu)':>12}")
     for name, times in seconds.items():
-        ratio = statistics.median(b / t for b, t in zip(base, times))
-        print(f"{name:<12} {statistics.median(times):>9.2f} {samples / statistics.median(times):>11,.0f} "
-              f"{ratio:>29.2f}x")
-    nbml_ratio = statistics.median(b / t for b, t in zip(base, seconds["nbml"]))
-    verdict = "meets" if nbml_ratio >= 0.95 else "MISSES"
-    print(f"\nnbml runs at {nbml_ratio:.2f}x the hand-written loop ({verdict} the 0.95x bar)")
-    return nbml_ratio
+        median = statistics.median(times)
+        print(f"{name:<12} {median:>9.2f} {samples / median:>11,.0f} "
+              f"{ratio(seconds, name):>12.2f}x {ratio(cpu_seconds, name):>11.2f}x")
+    wall, cpu = ratio(seconds, "nbml"), ratio(cpu_seconds, "nbml")
+    verdict = "meets" if min(wall, cpu) >= 0.95 else "MISSES"
+    print(f"\nnbml runs at {wall:.2f}x (wall) / {cpu:.2f}x (cpu) the hand-written loop's speed "
+          f"({verdict} the 0.95x bar)")
+    return wall
 
 
 if __name__ == "__main__":
