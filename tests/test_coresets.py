@@ -294,3 +294,12 @@ def test_float32_data_gives_the_same_coreset(frame):
     b = coreset(single, "label", size=300, seed=2)
     assert b.X.dtypes.eq(np.float32).all()
     assert len(np.intersect1d(a.indices, b.indices)) >= 0.95 * 300
+
+
+def test_missing_target_values(frame):
+    data = frame.astype({"label": float})
+    data.loc[[3, 9], "label"] = np.nan
+    with pytest.raises(ValueError, match=r"target 'label' has missing values \(2 rows\)"):
+        coreset(data, "label", size=100)
+    with pytest.raises(ValueError, match=r"the target has missing values"):
+        coreset(data.drop(columns="label").to_numpy(), data["label"].to_numpy(), size=100)

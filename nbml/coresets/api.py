@@ -91,8 +91,10 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     if n == 0:
         raise ValueError("data has no rows")
     m = resolve_size(size, n)
-    if y is not None and pd.isna(pd.Series(np.asarray(y, dtype=object))).any():
-        raise ValueError(f"target {target_name!r} has missing values; drop those rows first")
+    if y is not None and (y if isinstance(y, pd.Series) else pd.Series(y)).isna().any():
+        what = f"target {target_name!r}" if target_name is not None else "the target"
+        raise ValueError(f"{what} has missing values ({int(pd.Series(y).isna().sum())} rows); "
+                         f"drop those rows first")
     task_ = task or infer_task(y)
     if task_ != "clustering" and y is None:
         raise ValueError(f"task={task_!r} needs a target")
