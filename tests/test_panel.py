@@ -124,7 +124,7 @@ def test_history_lists_every_setting_and_highlights_the_best(cancer_split):
     assert best.val["accuracy"] == frame["val accuracy"].max()
     rows = p.history_view.value.split("<tr")
     best_rows = [r for r in rows if "nbml-best" in r]
-    assert len(best_rows) == 1 and f"{best.val['accuracy']:.4g}" in best_rows[0]
+    assert len(best_rows) == 1 and f"{best.val['accuracy']:.4f}" in best_rows[0]
     assert "4 setting(s) tried" in p.history_view.value
 
 

@@ -96,6 +96,11 @@ class Coalescer:
         return self._idle.wait(timeout)
 
 
+def _num(value) -> str:
+    """A metric: four decimals."""
+    return "—" if value is None or not np.isfinite(value) else f"{value:.4f}"
+
+
 def _fmt(value) -> str:
     if value is None:
         return "None"
@@ -297,8 +302,8 @@ class Panel:
     def _summary_html(self, fit):
         m = self.primary
         train, val = fit.train.get(m, math.nan), fit.val.get(m, math.nan)
-        return (f"<span class='nbml-summary'>validation {m} <b>{_fmt(val)}</b> · train {_fmt(train)} · "
-                f"gap {_fmt(train - val)}</span>")
+        return (f"<span class='nbml-summary'>validation {m} <b>{_num(val)}</b> · train {_num(train)} · "
+                f"gap {_num(train - val)}</span>")
 
     def _metrics_html(self, fit):
         from nbml.training import diagnose
@@ -307,7 +312,7 @@ class Panel:
         for m, val in fit.val.items():
             train = fit.train.get(m, math.nan)
             gap = train - val
-            rows.append(f"<tr><td>{m}</td><td>{_fmt(train)}</td><td>{_fmt(val)}</td><td>{_fmt(gap)}</td></tr>")
+            rows.append(f"<tr><td>{m}</td><td>{_num(train)}</td><td>{_num(val)}</td><td>{_num(gap)}</td></tr>")
         words = diagnose(self.task, fit.train, fit.val, self.split)
         note = f"<div style='color:#a15c00'>{html.escape(words)}</div>" if words else ""
         return ("<table class='nbml-metrics'><tr><th>metric</th><th>train</th><th>validation</th>"
@@ -327,8 +332,8 @@ class Panel:
             if f.error is not None:
                 tail = f"<td colspan=3 style='color:#b00020'>{html.escape(f.error[:80])}</td>"
             else:
-                tail = (f"<td>{_fmt(f.train.get(m))}</td><td>{_fmt(f.val.get(m))}</td>"
-                        f"<td>{_fmt(f.train.get(m, math.nan) - f.val.get(m, math.nan))}</td>")
+                tail = (f"<td>{_num(f.train.get(m))}</td><td>{_num(f.val.get(m))}</td>"
+                        f"<td>{_num(f.train.get(m, math.nan) - f.val.get(m, math.nan))}</td>")
             style = " class='nbml-best' style='background:#d9f2d9;font-weight:bold'" if f is best else ""
             rows.append(f"<tr{style}><td>{i}{' ★' if f is best else ''}</td>{cells}{tail}</tr>")
         self.history_view.value = (
@@ -437,6 +442,10 @@ class Panel:
             row["error"] = f.error or ""
             rows.append(row)
         frame = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="try"))
+        for name in (c.name for c in self.controls):
+            values = [f.params.get(name) for f in self.history]
+            if any(v is None for v in values):  # keep None visible (not NaN) for "no limit"
+                frame[name] = pd.Series(values, index=frame.index, dtype=object)
         return frame
 
     def best(self) -> Fit | None:
