@@ -265,7 +265,7 @@ def test_bad_source_and_busy_port(service):
         serve(service.package, port=service.port, log=False)
 
 
-def test_command_line_serves_until_stopped(package_dir, tmp_path):
+def test_command_line_serves_until_stopped(package_dir):
     proc = subprocess.Popen([sys.executable, "-m", "nbml.deployment.service", str(package_dir), "--port", "0",
                              "--no-log"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -283,9 +283,16 @@ def test_command_line_serves_until_stopped(package_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
-    bad = subprocess.run([sys.executable, "-m", "nbml.deployment.service", str(tmp_path / "missing")], cwd=ROOT,
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_command_line_bad_path_is_one_line(tmp_path, capsys):
+    from nbml.deployment.service import main
+
+    assert main([str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nbml serve: ") and "does not exist" in err and "Traceback" not in err
+    assert main([str(tmp_path), "--port", "-5"]) == 2
+    assert "port=-5" in capsys.readouterr().err
 
 
 def test_serve_magic_starts_and_stops(run, package_dir, result):
