@@ -268,3 +268,20 @@ def test_magic_options_are_estimator_parameters():
         options = set(MAGIC_OPTIONS) - ({"class_weight"} if task == "regression" else set())
         assert options <= names
         from_module(torch.nn.Linear(2, 2), task, **{k: cls().get_params()[k] for k in options})
+
+
+def test_fit_with_validation_through_a_pipeline(iris):
+    import pandas as pd
+
+    from nbml.torch.estimators import fit_with_validation
+
+    X, y = iris
+    frame = pd.DataFrame(X * 10 + 5, columns=list("abcd"))
+    pipe = make_pipeline(StandardScaler(), TorchClassifier(hidden=(8,), epochs=4, lr=1e-2))
+    fit_with_validation(pipe, frame.iloc[:120], y[:120], frame.iloc[120:], y[120:])
+    history = pipe[-1].history_
+    assert history["val_loss"].notna().all() and len(history) == 4
+    # the validation rows were scaled like the training rows: same score as predicting them
+    assert history["val_accuracy"].iloc[-1] == pytest.approx(pipe.score(frame.iloc[120:], y[120:]))
+    bare = TorchClassifier(hidden=(8,), epochs=2)
+    assert fit_with_validation(bare, X, y, X[:10], y[:10]) is bare and len(bare.history_) == 2

@@ -529,3 +529,29 @@ def from_module(module, task, **params):
             f"{', '.join(sorted(valid))}"
         )
     return cls(module=module, **params)
+
+
+def fit_with_validation(model, X, y, X_val, y_val, **fit_params):
+    """Fit a torch estimator, or a Pipeline ending in one, with ``X_val``/``y_val`` for its
+    validation curve and early stopping.
+
+    In a Pipeline the validation rows go through the preprocessing steps fitted on ``X``
+    (a Pipeline does not transform fit parameters itself). Steps must keep the rows of ``X``
+    (no resampling); otherwise fit the model without validation data. Returns ``model``.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline):
+        return model.fit(X, y, X_val=X_val, y_val=y_val, **fit_params)
+    preprocess, (_, final) = model[:-1], model.steps[-1]
+    if len(model.steps) == 1:
+        final.fit(X, y, X_val=X_val, y_val=y_val, **fit_params)
+        return model
+    Xt = preprocess.fit_transform(X, y)
+    if len(Xt) != len(y):
+        raise ValueError(
+            "the pipeline's preprocessing changed the number of training rows (resampling?): "
+            "fit it without X_val/y_val"
+        )
+    final.fit(Xt, y, X_val=preprocess.transform(X_val), y_val=y_val, **fit_params)
+    return model
