@@ -317,3 +317,26 @@ def test_torch_pruning_reports_epochs(store, cancer_split):
     result = nbml.tune(model, {"lr": loguniform(1e-5, 1e-1)}, method="bayes", trials=8, prune="median", seed=0)
     assert "epochs" in result.trials and result.total_epochs <= 8 * 5
     assert (result.trials["epochs"] >= 1).all()
+
+
+def test_live_view_updates_one_plot_in_place_in_a_kernel(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import nbml\nfrom sklearn.datasets import load_breast_cancer\nfrom sklearn.tree import DecisionTreeClassifier\n"
+        "import nbml.tuning.live as live\nlive.REFRESH_SECONDS = 0  # draw after every trial\n"
+        "nbml.split(load_breast_cancer(as_frame=True).frame, target='target')"),
+        nbformat.v4.new_code_cell("%load_ext nbml\n"),
+        nbformat.v4.new_code_cell("%%tune DecisionTreeClassifier() --method random --trials 6 -o t\n"
+                                  "max_depth = randint(1, 8)")]
+    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[2].outputs
+    assert not [o for o in outputs if o.output_type == "error"], outputs
+    images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.get("data", {})]
+    assert len(images) == 1  # six trials, one picture updated in place
+    bars = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+            or "6/6" in str(o.get("data", {}).get("text/plain", "")) or "6/6" in str(o.get("text", ""))]
+    assert bars, outputs
+    assert "best parameters: max_depth=" in str(outputs[-1].get("data", {}).get("text/plain", ""))

@@ -109,11 +109,15 @@ def _short(v):
     return f"{v:.3g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
 
 
+# the notebook view redraws its plot at most this often (seconds)
+REFRESH_SECONDS = 1.0
+
+
 class NotebookView:
     """tqdm progress bar with best-so-far + one history plot updated in place."""
 
-    def __init__(self, every: float = 1.0):
-        self.every = every
+    def __init__(self, every: float | None = None):
+        self.every = REFRESH_SECONDS if every is None else every
         self._last = 0.0
         self.bar = None
         self.handle = None
