@@ -159,7 +159,6 @@ def test_every_configuration_failing_leaves_no_best(store, cancer_split):
     (dict(space={"C": [1]}, prune="sometimes"), "prune='sometimes' is not a pruner"),
     (dict(space={"C": [1]}, cv=1), "cv=1 is not a fold count"),
     (dict(space={"C": [1]}, timeout=-1), "timeout=-1 must be a positive number"),
-    (dict(space={"C": [1]}, coreset=10), "coresets arrive with nbml.coreset"),
 ])
 def test_bad_input_is_one_clear_error(store, cancer_split, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -340,3 +339,21 @@ def test_live_view_updates_one_plot_in_place_in_a_kernel(tmp_path):
             or "6/6" in str(o.get("data", {}).get("text/plain", "")) or "6/6" in str(o.get("text", ""))]
     assert bars, outputs
     assert "best parameters: max_depth=" in str(outputs[-1].get("data", {}).get("text/plain", ""))
+
+
+def test_tuning_on_a_coreset_fits_with_its_weights(store, cancer_split):
+    from sklearn.base import clone
+
+    core = nbml.coreset(cancer_split.X_train, cancer_split.y_train, size=120, seed=0)
+    base = nbml.train(LogisticRegression(max_iter=500))
+    result = nbml.tune(base, {"C": [0.01, 1.0]}, method="grid", coreset=core)
+    assert result.coreset == len(core.weights) and "coreset" in repr(result)
+    for c, score in zip(result.trials["C"], result.trials["score"]):
+        model = clone(base._pipeline).set_params(model__C=c)
+        model.fit(core.X[cancer_split.feature_names], core.y, model__sample_weight=core.weights)
+        assert score == pytest.approx((model.predict(cancer_split.X_val) == cancer_split.y_val).mean(), abs=1e-12)
+    assert result.best.metrics["accuracy"] == result.comparison().loc["accuracy", "tuned"]
+    with pytest.raises(TypeError, match="coreset must be an nbml Coreset"):
+        nbml.tune(base, {"C": [1.0]}, coreset=10)
+    with pytest.raises(ValueError, match="drop cv"):
+        nbml.tune(base, {"C": [1.0]}, coreset=core, cv=3)

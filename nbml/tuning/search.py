@@ -32,12 +32,13 @@ HALVING_FACTOR = 3
 # -- one configuration ---------------------------------------------------------------------
 
 def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_params=None, max_rows=None,
-                    report=None, epoch_key=None, greater=True):
+                    report=None, epoch_key=None, greater=True, weights=None, weight_keys=()):
     """Fit and score one configuration on every fold; a dict describing the trial.
 
     ``report(step, value)`` receives intermediate scores (per epoch for torch models when
     ``epoch_key`` names their callbacks parameter, else the running mean per fold) and may
-    raise ``optuna.TrialPruned``. Errors of the model become ``state='fail'``.
+    raise ``optuna.TrialPruned``. ``weights`` (one per row of ``X``) go to the fit keywords
+    ``weight_keys`` (a coreset's weights). Errors of the model become ``state='fail'``.
     """
     from sklearn.base import clone
 
@@ -61,7 +62,10 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
             y_te = None if y is None else y.iloc[test_idx]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence chatter of hundreds of fits
-                _fit(model, X.iloc[train_idx], y_tr, task, fit_params)
+                fold_params = fit_params
+                if weights is not None and weight_keys:
+                    fold_params = dict(fit_params or {}, **{k: weights[train_idx] for k in weight_keys})
+                _fit(model, X.iloc[train_idx], y_tr, task, fold_params)
                 values = predict(model, X.iloc[test_idx], task, y=y_te).metrics(seed)
             score = values.get(metric, math.nan)
             if score is None or not math.isfinite(score):
@@ -173,13 +177,17 @@ class TuneResult:
 
     def comparison(self) -> pd.DataFrame:
         """Validation (or CV) metrics of the untuned and the tuned model side by side."""
-        tuned = self.best_metrics  # the best trial's: the same rows (folds) the refit is scored on
+        # the best trial's metrics are the refit's (same rows, same folds); a coreset's trials
+        # fit fewer rows than the refit, so there the refit itself is compared
+        tuned = self.best_metrics if not self.coreset else (self.best.metrics if self.best is not None else {})
         frame = pd.DataFrame({"untuned": pd.Series(self.untuned, dtype=float),
                               "tuned": pd.Series(tuned, dtype=float)})
         return frame.loc[[m for m in tuned if m in frame.index] or list(frame.index)]
 
     def summary_lines(self) -> list:
         where = f"{self.cv}-fold CV" if self.cv else "validation split"
+        if self.coreset:
+            where += f", fit on a {self.coreset}-row coreset"
         lines = [f"TuneResult: {self.model_name}, {self.method} search, {len(self.trials)} trials "
                  f"({self.n_failed} failed, {self.n_pruned} pruned) in {self.duration:.1f}s"
                  + (" — interrupted" if self.interrupted else "")]
@@ -247,7 +255,8 @@ class _Search:
 
     def job_args(self, params, **extra) -> dict:
         args = dict(pipeline=self.pipeline, params=params, X=self.X, y=self.y, task=self.task, folds=self.folds,
-                    metric=self.metric, seed=self.seed, fit_params=self.fit_params, greater=self.greater)
+                    metric=self.metric, seed=self.seed, fit_params=self.fit_params, greater=self.greater,
+                    weights=self.weights, weight_keys=self.weight_keys)
         args.update(extra)
         return args
 
@@ -325,9 +334,6 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
 
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not a search method; use one of {', '.join(METHODS)}")
-    if coreset is not None:
-        raise ValueError("coreset= is not available yet: coresets arrive with nbml.coreset (tune on the full "
-                         "split meanwhile)")
     n_jobs = _check_n_jobs(n_jobs)
     if trials is not None and (not isinstance(trials, (int, np.integer)) or isinstance(trials, bool) or trials < 1):
         raise ValueError(f"trials={trials!r} must be a positive integer")
@@ -386,8 +392,11 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     if method == "bayes":
         _optuna_distributions(dims)  # scipy distributions Optuna cannot use: fail before any work
 
-    # folds: K-fold on train+val, or train -> validation
-    if cv is not None:
+    # folds: K-fold on train+val, or train -> validation (or coreset -> validation)
+    weights, weight_keys = None, ()
+    if coreset is not None:
+        X, y, folds, weights, weight_keys = _coreset_folds(coreset, data_split, pipeline, cv)
+    elif cv is not None:
         X, y = data_split.X_trainval, data_split.y_trainval
         check_folds(cv, X, y, task)
         folds = list(make_folds(task, cv, seed).split(X, y if task == "classification" else None))
@@ -418,7 +427,8 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     search = _Search(pipeline=pipeline, X=X, y=y, task=task, folds=folds, metric=metric, seed=seed,
                      fit_params=fit_params, greater=greater, n_jobs=n_jobs, scheduler=scheduler,
                      timeout=timeout, method=method, model_name=model_name, fingerprint=data_split.fingerprint,
-                     url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key)
+                     url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key,
+                     weights=weights, weight_keys=weight_keys)
     total = {"grid": None if grid is None else int(np.prod([len(v) for v in grid.values()])),
              "random": trials or DEFAULT_TRIALS["random"], "bayes": trials or DEFAULT_TRIALS["bayes"],
              "halving": None}[method]
@@ -472,12 +482,46 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
                         _refit=refit, _untuned=untuned, metric=metric, greater=greater, method=method, study=study,
                         storage=url, task=task, model_name=model_name, cv=cv,
                         duration=time.perf_counter() - search.started, interrupted=search.interrupted,
-                        fingerprint=data_split.fingerprint, space=dims, pipeline=pipeline, optuna_study=optuna_study)
+                        fingerprint=data_split.fingerprint, space=dims, pipeline=pipeline, optuna_study=optuna_study,
+                        coreset=None if coreset is None else len(coreset.weights))
     if url is not None:
         from nbml.store import record_tune
 
         record_tune(result, url)
     return result
+
+
+def _coreset_folds(coreset, data_split, pipeline, cv):
+    """Fit on the coreset's rows with its weights, score on the split's validation rows."""
+    if not (hasattr(coreset, "X") and hasattr(coreset, "weights")):
+        raise TypeError(f"coreset must be an nbml Coreset (from nbml.coreset); got {type(coreset).__name__}")
+    if cv is not None:
+        raise ValueError("with coreset=, every trial fits on the coreset and is scored on the validation split; "
+                         "drop cv")
+    if len(data_split.X_val) == 0:
+        raise ValueError("coreset= scores trials on the validation split, but the split has no validation rows")
+    Xc = coreset.X if isinstance(coreset.X, pd.DataFrame) else pd.DataFrame(
+        np.asarray(coreset.X), columns=data_split.feature_names[:np.asarray(coreset.X).shape[1]])
+    missing = [c for c in data_split.feature_names if c not in Xc.columns]
+    if missing:
+        raise ValueError(f"the coreset lacks the split's column(s) {', '.join(map(str, missing[:5]))}: build it "
+                         f"from the same data (nbml.coreset(split.X_train, split.y_train, size=...))")
+    Xc = Xc[data_split.feature_names]
+    from nbml.coresets.base import sample_weight_keys
+
+    keys = tuple(sample_weight_keys(pipeline))
+    w = np.asarray(coreset.weights, dtype=float)
+    if not keys and not np.allclose(w, w[0]):
+        raise ValueError(f"{type(final_estimator(pipeline)).__name__} does not accept sample_weight, so it cannot "
+                         f"use the coreset's weights; use a uniform coreset or a model that takes sample_weight")
+    X = pd.concat([Xc.reset_index(drop=True), data_split.X_val.reset_index(drop=True)], ignore_index=True)
+    yc = pd.Series(np.asarray(coreset.y), name=data_split.target)
+    y = None if data_split.y_val is None else pd.concat(
+        [yc, data_split.y_val.reset_index(drop=True)], ignore_index=True)
+    n = len(Xc)
+    folds = [(np.arange(n), np.arange(n, len(X)))]
+    weights = np.concatenate([w, np.ones(len(data_split.X_val))])
+    return X, y, folds, weights, keys
 
 
 def _check_n_jobs(n_jobs):
