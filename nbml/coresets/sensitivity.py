@@ -59,12 +59,19 @@ def _stratum_leverage(X, w, rows, unit):
     def block(s, e):  # gathered rows, in float64 whatever the storage type
         return X[rows[s:e]].astype(np.float64, copy=False)
 
+    # one pass for mean and scatter: moments about a shift (the first block's mean) stay
+    # accurate where raw moments would cancel catastrophically
     spans = list(_blocks(len(rows)))
-    mean = sum(wc[s:e] @ block(s, e) for s, e in spans) / total
-    scatter = np.zeros((d, d))
+    shift = block(*spans[0]).mean(axis=0)
+    first, second = np.zeros(d), np.zeros((d, d))
     for s, e in spans:
-        centred = block(s, e) - mean
-        scatter += centred.T @ (centred if unit else centred * wc[s:e, None])
+        shifted = block(s, e) - shift
+        weighted = shifted if unit else shifted * wc[s:e, None]
+        first += weighted.sum(axis=0)
+        second += shifted.T @ weighted
+    delta = first / total
+    mean = shift + delta
+    scatter = second - total * np.outer(delta, delta)
     scale = np.sqrt(np.maximum(np.diag(scatter), 0.0))
     # constant columns (up to rounding) carry no leverage: leave them out entirely
     active = np.flatnonzero(scale / np.sqrt(total) > 1e-12 * (np.abs(mean) + 1.0))
