@@ -89,11 +89,10 @@ def test_performance_and_prediction_drift_with_labels(result, fresh):
 
 
 def test_thresholds_are_configurable(result, fresh, monkeypatch):
-    lenient = {"psi_drift": 100.0, "psi_warning": 50.0, "ks_drift": 1.0, "p_value": 1e-300}
+    lenient = {"psi": 100.0, "ks": 1.0, "p_value": 1e-300}
     assert not drift(result, shift(fresh), thresholds=lenient).drifted
-    monkeypatch.setitem(monitoring.THRESHOLDS, "psi_drift", 100.0)
-    monkeypatch.setitem(monitoring.THRESHOLDS, "psi_warning", 50.0)
-    monkeypatch.setitem(monitoring.THRESHOLDS, "ks_drift", 1.0)
+    monkeypatch.setitem(monitoring.THRESHOLDS, "psi", 100.0)
+    monkeypatch.setitem(monitoring.THRESHOLDS, "ks", 1.0)
     report = drift(result, shift(fresh))
     assert report.table.loc["mean radius", "verdict"] == "warning"  # significant, but below every drift bar
     assert drift(result, fresh.head(10)).level == "too few rows"
@@ -176,7 +175,7 @@ def test_drift_of_a_package_and_of_the_prediction_log(result, fresh, tmp_path):
     (lambda r, f: drift(r, f.drop(columns=["mean radius"])), ValueError, "missing the training column.*'mean radius'"),
     (lambda r, f: drift(r, f.head(0)), ValueError, "no rows"),
     (lambda r, f: drift(r, f.drop(columns="target"), y=[1, 0]), ValueError, "y has 2 values"),
-    (lambda r, f: drift(r, f, thresholds={"psi": 1}), ValueError, "unknown threshold.*valid: psi_warning"),
+    (lambda r, f: drift(r, f, thresholds={"psi_max": 1}), ValueError, "unknown threshold.*valid: p_value, psi, ks"),
     (lambda r, f: drift(r, f, thresholds={"p_value": 2}), ValueError, "p_value=2 must be between 0 and 1"),
     (lambda r, f: drift(r, f, thresholds={"bins": -3}), ValueError, "bins=-3 must be a positive number"),
     (lambda r, f: drift(r, f, thresholds=[1]), TypeError, "thresholds=.* must be a dict"),

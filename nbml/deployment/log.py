@@ -22,7 +22,7 @@ TABLE = "nbml_predictions"
 LOG_SETTINGS = {
     "sample": 1.0,         # fraction of requests logged
     "max_rows": 100_000,   # newest rows kept per model; older ones are deleted
-    "max_input_rows": 50,  # input rows kept per request (the rest are counted, not stored)
+    "max_input_rows": 100,  # input rows kept per request (the rest are counted, not stored)
     "seed": 0,             # seed of the sampling
 }
 _SCHEMA = [

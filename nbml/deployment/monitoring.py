@@ -22,10 +22,9 @@ import pandas as pd
 
 # Defaults of every threshold; %config Nbml.drift_<name> changes them (the lead wires these).
 THRESHOLDS = {
-    "psi_warning": 0.1,        # PSI from which a feature is 'warning'
-    "psi_drift": 0.25,         # PSI from which a feature is 'drift'
     "p_value": 0.01,           # KS / chi-square p-value below which a difference is significant
-    "ks_drift": 0.2,           # KS statistic that, when significant, is 'drift' (smaller: 'warning')
+    "psi": 0.25,               # PSI that, when significant, is 'drift' (not significant: 'warning')
+    "ks": 0.2,                 # KS statistic that, when significant, is 'drift' (numeric features)
     "performance_drop": 0.05,  # drop of the primary metric (absolute) that is 'drift'
     "min_rows": 30,            # fewer new rows than this: no verdict
     "bins": 10,                # PSI bins (quantiles of the training data)
@@ -39,7 +38,7 @@ def check_thresholds(thresholds: dict | None) -> dict:
     if thresholds is None:
         return merged
     if not isinstance(thresholds, dict):
-        raise TypeError(f"thresholds={thresholds!r} must be a dict such as {{'psi_drift': 0.2}}")
+        raise TypeError(f"thresholds={thresholds!r} must be a dict such as {{'psi': 0.2}}")
     unknown = sorted(set(thresholds) - set(THRESHOLDS))
     if unknown:
         raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; valid: {', '.join(THRESHOLDS)}")
@@ -49,8 +48,6 @@ def check_thresholds(thresholds: dict | None) -> dict:
             raise ValueError(f"threshold {key}={value!r} must be a positive number")
     if merged["p_value"] >= 1:
         raise ValueError(f"threshold p_value={merged['p_value']!r} must be between 0 and 1")
-    if merged["psi_warning"] > merged["psi_drift"]:
-        raise ValueError(f"threshold psi_warning={merged['psi_warning']} is above psi_drift={merged['psi_drift']}")
     for key in ("min_rows", "bins"):
         if int(merged[key]) != merged[key] or (key == "bins" and merged[key] < 2):
             raise ValueError(f"threshold {key}={merged[key]!r} must be an integer" + (" of at least 2" if key == "bins"
@@ -115,17 +112,17 @@ def compare_categorical(ref, new, t) -> dict:
 
 
 def verdict(row: dict, t: dict) -> str:
+    """'drift' when the difference is significant (p < p_value) and large (PSI >= psi, or for
+    numeric features KS >= ks); 'warning' when it is only one of the two (a large PSI on
+    too few rows to be sure, or a significant but small shift); else 'ok'."""
     psi, p, stat = row.get("psi"), row.get("p_value"), row.get("statistic")
     if psi is None or (isinstance(psi, float) and math.isnan(psi)):
         return "ok"
     significant = p is not None and not math.isnan(p) and p < t["p_value"]
-    if psi >= t["psi_drift"]:
+    large = psi >= t["psi"] or (row.get("test") == "ks" and stat >= t["ks"])
+    if significant and large:
         return "drift"
-    if row.get("test") == "ks" and significant and stat >= t["ks_drift"]:
-        return "drift"
-    if row.get("test") == "chi2" and significant and psi >= t["psi_warning"]:
-        return "drift"
-    if psi >= t["psi_warning"] or significant:
+    if significant or large:
         return "warning"
     return "ok"
 
