@@ -202,7 +202,8 @@ def _format_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def format_overview(overview: pd.DataFrame) -> pd.DataFrame:
-    out = _format_frame(overview.drop(columns=["missing"]))
+    hidden = ["missing"] + (["infinite"] if not overview["infinite"].any() else [])
+    out = _format_frame(overview.drop(columns=hidden))
     out["missing %"] = [f"{p:.1f}%" if p else "" for p in overview["missing %"]]
     out["distinct"] = [f"{int(d):,}" if d == d else "?" for d in overview["distinct"]]
     out["outliers"] = [f"{int(o):,}" if o == o and o else "" for o in overview["outliers"]]
@@ -245,7 +246,8 @@ def eda(df, target=None, sample: int | None = 50_000, seed: int = 0, max_plots: 
 
     n = len(frame)
     findings, notes = [], []
-    overview = _overview(frame)
+    codes_cache = {}  # column -> integer codes of its values, reused below
+    overview, top_categories = _overview(frame, target, codes_cache)
     kinds = overview["kind"]
     numeric = [c for c in frame.columns if kinds[c] == "numeric"]
 
@@ -260,14 +262,14 @@ def eda(df, target=None, sample: int | None = 50_000, seed: int = 0, max_plots: 
     corr_cols = [c for c in frame.columns if kinds[c] in ("numeric", "boolean")]
     on_sample = len(corr_cols) > 1 and n * len(corr_cols) ** 2 > CORRELATION_BUDGET and sample_size < n
     source = sample_frame if on_sample else frame
-    correlation = _pairwise_corr(source, corr_cols)
+    correlation = _pairwise_corr(source, corr_cols, overview)
     if on_sample:
         notes.append(f"{len(corr_cols)} numeric columns: the correlation matrix uses the sample of "
                      f"{sample_size:,} rows")
     features_corr = correlation.drop(index=[target], columns=[target], errors="ignore")
     high = _high_pairs(features_corr, HIGH_CORRELATION)
 
-    duplicated, dup_note = _duplicated_rows(frame)
+    duplicated, dup_note = _duplicated_rows(frame, codes_cache)
     if dup_note:
         notes.append(dup_note)
 
@@ -276,12 +278,7 @@ def eda(df, target=None, sample: int | None = 50_000, seed: int = 0, max_plots: 
         y = frame[target]
         task = _task_of(y)
         target_summary = _target_summary(y, task)
-        top = _target_association(frame, target, task, kinds, correlation)
-
-    top_categories = {}
-    for col in frame.columns:
-        if kinds[col] in ("categorical", "boolean") and col != target:
-            top_categories[col] = _value_counts(frame[col], 10)
+        top = _target_association(frame, target, task, kinds, correlation, codes_cache)
 
     constant = [c for c in frame.columns if overview.at[c, "distinct"] <= 1]
     findings = _findings(frame, overview, target, task, target_summary, top, high, duplicated, constant)
@@ -307,87 +304,148 @@ def _as_float(s: pd.Series) -> np.ndarray:
     return s.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _overview(frame: pd.DataFrame) -> pd.DataFrame:
+def _overview(frame: pd.DataFrame, target, codes_cache: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """Per-column statistics on every row, and the top categories of the categorical
+    columns. A numeric column is sorted once: min, max, quartiles, the IQR outliers and
+    the distinct count all come from the sorted values (faster than hashing them)."""
     n = len(frame)
-    rows = {}
+    rows, top_categories = {}, {}
+    scratch = []  # two buffers of n floats, made on first use and reused by every column
     for col in frame.columns:
         s = frame[col]
         kind = column_kind(s)
         missing = int(s.isna().sum())
-        try:
-            distinct = int(s.nunique(dropna=True))
-        except TypeError:  # unhashable values (lists, dicts)
-            distinct = math.nan
         row = {"dtype": str(s.dtype), "kind": kind, "missing": missing, "missing %": 100.0 * missing / n,
-               "distinct": distinct, "mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan,
-               "skew": math.nan, "outliers": math.nan}
+               "distinct": math.nan, "mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan,
+               "skew": math.nan, "outliers": math.nan, "infinite": 0}
         if kind == "numeric":
-            x = _as_float(s)
-            x = x[~np.isnan(x)]
-            if len(x):
-                row.update(mean=float(x.mean()), min=float(x.min()), max=float(x.max()))
-                if len(x) > 1:
-                    row["std"] = float(x.std(ddof=1))
-                row["skew"] = _skew(x)
-                q1, q3 = np.percentile(x, [25, 75])
-                iqr = q3 - q1
-                row["outliers"] = int(np.count_nonzero((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr)))
-        elif kind == "boolean":
-            x = _as_float(s)
-            x = x[~np.isnan(x)]
-            if len(x):
-                row.update(mean=float(x.mean()), min=bool(x.min()), max=bool(x.max()))
+            row.update(_numeric_stats(s, missing, scratch))
         elif kind == "datetime":
+            row["distinct"] = int(s.nunique(dropna=True))
             values = s.dropna()
             if len(values):
                 row.update(min=values.min(), max=values.max())
+        else:  # categorical and boolean: one count of the values gives distinct and the top ones
+            counts = _value_counts(s, codes_cache)
+            row["distinct"] = counts.attrs["distinct"]
+            if kind == "boolean" and counts.attrs["present"]:
+                true = int(sum(v for k, v in counts.items() if k is True or k is np.True_))
+                row.update(mean=true / counts.attrs["present"],
+                           min=bool(true == counts.attrs["present"]), max=bool(true > 0))
+            if col != target:
+                top_categories[col] = counts.head(10)
         rows[col] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame.from_dict(rows, orient="index"), top_categories
+
+
+def _numeric_stats(s: pd.Series, missing: int, scratch: list) -> dict:
+    """Statistics of a numeric column from one sorted copy of it, in reused buffers
+    (fresh memory for every column costs more than the arithmetic on a million rows)."""
+    if not scratch:
+        scratch += [np.empty(len(s)), np.empty(len(s))]
+    buf, tmp = scratch
+    values = s.to_numpy() if s.dtype.kind in "fiu" else _as_float(s)
+    np.copyto(buf, values, casting="unsafe")
+    buf.sort()  # NaN sort last
+    present = len(s) - missing
+    xs = buf[:present]
+    out = {"infinite": 0}
+    if present and not (np.isfinite(xs[0]) and np.isfinite(xs[-1])):
+        xs = xs[np.isfinite(xs)].copy()
+        out["infinite"] = present - len(xs)
+    m = len(xs)
+    if not m:
+        out["distinct"] = 0
+        return out
+    out.update(distinct=int(1 + np.count_nonzero(xs[1:] != xs[:-1])), min=float(xs[0]), max=float(xs[-1]))
+    q1, q3 = _quantile_sorted(xs, 0.25), _quantile_sorted(xs, 0.75)
+    low, high = q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1)
+    out["outliers"] = int(np.searchsorted(xs, low, "left") + (m - np.searchsorted(xs, high, "right")))
+    mean = float(xs.mean())
+    out["mean"] = mean
+    largest = max(abs(out["min"]), abs(out["max"]))
+    xs -= mean  # the sorted copy is no longer needed: deviations in place
+    ss = float(np.dot(xs, xs))
+    if m > 1:
+        out["std"] = math.sqrt(ss / (m - 1))
+    sq = np.multiply(xs, xs, out=tmp[:m])
+    out["skew"] = _skew_moments(ss, float(np.dot(sq, xs)), m, largest)
+    return out
+
+
+def _quantile_sorted(xs: np.ndarray, q: float) -> float:
+    """numpy's default (linear) quantile of sorted values."""
+    pos = q * (len(xs) - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(xs) - 1)
+    return float(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo))
 
 
 def _skew(x: np.ndarray) -> float:
-    """Adjusted Fisher-Pearson skewness (what pandas' ``Series.skew`` gives)."""
-    n = len(x)
-    if n < 3:
+    x = np.asarray(x, dtype=float)
+    if len(x) < 3:
         return math.nan
     d = x - x.mean()
-    m2 = float(np.dot(d, d)) / n
-    if m2 <= 1e-14 * max(1.0, float(np.abs(x).max()) ** 2):
+    return _skew_moments(float(np.dot(d, d)), float(np.dot(d * d, d)), len(x), float(np.abs(x).max()))
+
+
+def _skew_moments(ss: float, cubes: float, n: int, largest: float) -> float:
+    """Adjusted Fisher-Pearson skewness (what pandas' ``Series.skew`` gives) from the sums
+    of squared and cubed deviations."""
+    if n < 3:
+        return math.nan
+    m2 = ss / n
+    if m2 <= 1e-14 * max(1.0, largest) ** 2:
         return math.nan  # constant: no shape to speak of (pandas says NaN too)
-    m3 = float(np.dot(d * d, d)) / n
-    return math.sqrt(n * (n - 1)) / (n - 2) * m3 / m2 ** 1.5
+    return math.sqrt(n * (n - 1)) / (n - 2) * (cubes / n) / m2 ** 1.5
 
 
-def _pairwise_corr(frame: pd.DataFrame, cols: list) -> pd.DataFrame:
-    """Pearson correlation on pairwise-complete rows (as ``DataFrame.corr``), by matrix
-    products: with NaN masks, every pair's sums come from a few BLAS calls."""
-    if not cols:
+def _pairwise_corr(frame: pd.DataFrame, cols: list, overview: pd.DataFrame) -> pd.DataFrame:
+    """Pearson correlation on pairwise-complete rows (as ``DataFrame.corr``; infinities
+    count as missing). The pairwise counts and sums are additive over rows, so they are
+    accumulated by matrix products over blocks of rows held in one reused buffer; each
+    column is first shifted and scaled by its overall mean and std (any constants would
+    do, these keep the sums well conditioned)."""
+    k = len(cols)
+    if not k:
         return pd.DataFrame(dtype=float)
-    X = np.column_stack([_as_float(frame[c]) for c in cols])
-    mask = ~np.isnan(X)
-    center = np.array([X[m, j].mean() if m.any() else 0.0 for j, m in enumerate(mask.T)])
-    X = np.where(mask, X - center, 0.0)
-    scale = np.sqrt((X * X).sum(axis=0) / np.maximum(mask.sum(axis=0), 1))
-    X /= np.where(scale > 0, scale, 1.0)
-    M = mask.astype(float)
-    if mask.all():
-        count = np.full((len(cols), len(cols)), float(len(X)))
-        sx = np.repeat(X.sum(axis=0)[:, None], len(cols), axis=1)
-        sxx = np.repeat((X * X).sum(axis=0)[:, None], len(cols), axis=1)
-    else:
-        count = M.T @ M          # rows where both i and j are present
-        sx = X.T @ M             # sum of x_i over those rows
-        sxx = (X * X).T @ M
-    sxy = X.T @ X
+    n = len(frame)
+    shift = np.nan_to_num(np.array(overview.loc[cols, "mean"], dtype=float))
+    scale = np.array(overview.loc[cols, "std"], dtype=float)
+    boolean = (overview.loc[cols, "kind"] == "boolean").to_numpy()
+    scale[boolean] = np.sqrt(shift[boolean] * (1 - shift[boolean]))
+    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    columns = [_as_float(frame[c]) for c in cols]
+    count, sx, sxx, sxy = (np.zeros((k, k)) for _ in range(4))
+    rows = max(1024, min(n, 2**20 // k))  # about 8 MiB of float64 per block
+    buf = np.empty((rows, k), order="F")
+    for start in range(0, n, rows):
+        block = buf[:min(rows, n - start)]
+        for j, x in enumerate(columns):
+            np.copyto(block[:, j], x[start:start + len(block)])
+        block -= shift
+        block /= scale
+        ok = np.isfinite(block)
+        if ok.all():
+            count += len(block)
+            sx += block.sum(axis=0)[:, None]
+            sxx += np.einsum("ij,ij->j", block, block)[:, None]
+        else:
+            block[~ok] = 0.0
+            present = ok.astype(float)
+            count += present.T @ present       # rows where both i and j are present
+            sx += block.T @ present            # sum of x_i over those rows
+            sxx += (block * block).T @ present
+        sxy += block.T @ block
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sx.T / count
-        var_i = sxx - sx * sx / count
-        r = cov / np.sqrt(var_i * var_i.T)
-    bad = (count < 2) | (var_i <= 1e-12 * np.maximum(count, 1)) | (var_i.T <= 1e-12 * np.maximum(count, 1))
+        var = sxx - sx * sx / count
+        r = cov / np.sqrt(var * var.T)
+    tiny = 1e-12 * np.maximum(count, 1)
+    bad = (count < 2) | (var <= tiny) | (var.T <= tiny)
     r[bad] = np.nan
     r = np.clip(r, -1.0, 1.0)
-    diag = np.diag(bad)
-    np.fill_diagonal(r, np.where(diag, np.nan, 1.0))
+    np.fill_diagonal(r, np.where(np.diag(bad), np.nan, 1.0))
     return pd.DataFrame(r, index=cols, columns=cols)
 
 
@@ -403,32 +461,50 @@ def _high_pairs(corr: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return out.reindex(out["r"].abs().sort_values(ascending=False).index).reset_index(drop=True)
 
 
-def _duplicated_rows(frame: pd.DataFrame) -> tuple[int, str]:
-    """Rows equal to an earlier row. Rows are hashed first; only rows whose hash repeats
-    are compared exactly, so the count is exact and a 1M-row frame takes a fraction of a
-    second."""
+def _duplicated_rows(frame: pd.DataFrame, cache: dict | None = None) -> tuple[int, str]:
+    """Rows equal to an earlier row. Each row gets a hash combined from its columns'
+    (text columns hash their integer codes, which is much faster than hashing strings);
+    only rows whose hash repeats are then compared exactly, so the count is exact."""
+    cache = cache or {}
+    combined = np.zeros(len(frame), dtype=np.uint64)
     try:
-        hashes = pd.util.hash_pandas_object(frame, index=False)
+        for col in frame.columns:
+            if col in cache:
+                h = pd.util.hash_array(cache[col][0])
+            else:
+                h = pd.util.hash_pandas_object(frame[col], index=False).to_numpy()
+            combined = combined * np.uint64(1_000_003) ^ h
     except TypeError:
-        try:
-            return int(frame.astype(str).duplicated().sum()), ""
-        except Exception:  # noqa: BLE001 - exotic values: say so rather than fail the report
-            return 0, "duplicated rows not counted: some values cannot be compared"
-    candidates = hashes.duplicated(keep=False).to_numpy()
+        return 0, "duplicated rows not counted: some values cannot be compared"
+    candidates = pd.Series(combined).duplicated(keep=False).to_numpy()
     if not candidates.any():
         return 0, ""
-    return int(frame[candidates].duplicated().sum()), ""
-
-
-def _value_counts(s: pd.Series, top: int) -> pd.Series:
+    subset = frame[candidates]
     try:
-        counts = s.value_counts(dropna=False)
+        return int(subset.duplicated().sum()), ""
     except TypeError:
-        counts = s.astype(str).value_counts(dropna=False)
-    counts.index = ["(missing)" if (isinstance(v, float) and math.isnan(v)) or v is None or v is pd.NA
-                    else v for v in counts.index]
-    counts.attrs["distinct"] = len(counts)
-    return counts.head(top)
+        return int(subset.astype(str).duplicated().sum()), ""
+
+
+def _value_counts(s: pd.Series, codes_cache: dict | None = None) -> pd.Series:
+    """Counts of every value, the most frequent first (ties in order of appearance),
+    missing values as "(missing)"; ``attrs`` holds the number of distinct values and of
+    present ones. The integer codes of the values go to ``codes_cache`` for reuse."""
+    try:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists, dicts): count their text
+        codes, uniques = pd.factorize(s.astype(str).where(s.notna()), use_na_sentinel=True)
+    if codes_cache is not None:
+        codes_cache[s.name] = (codes, len(uniques))
+    present = codes[codes >= 0] if (codes < 0).any() else codes
+    counts = pd.Series(np.bincount(present, minlength=len(uniques)), index=pd.Index(uniques, dtype=object))
+    counts = counts.sort_values(ascending=False, kind="stable")
+    missing = len(s) - len(present)
+    if missing:
+        counts = pd.concat([counts, pd.Series([missing], index=pd.Index(["(missing)"], dtype=object))])
+        counts = counts.sort_values(ascending=False, kind="stable")
+    counts.attrs.update(distinct=len(uniques), present=len(present))
+    return counts
 
 
 def _target_summary(y: pd.Series, task: str) -> pd.DataFrame:
@@ -442,26 +518,36 @@ def _target_summary(y: pd.Series, task: str) -> pd.DataFrame:
     return pd.DataFrame({"value": stats})
 
 
-def _codes(s: pd.Series) -> tuple[np.ndarray, int]:
+def _codes(s: pd.Series, cache: dict | None = None) -> tuple[np.ndarray, int]:
+    if cache is not None and s.name in cache:
+        return cache[s.name]
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     return codes, len(uniques)
 
 
-def _correlation_ratio(codes: np.ndarray, k: int, x: np.ndarray) -> float:
-    """η: how much of the variance of ``x`` the groups explain (√ between / total)."""
-    ok = (codes >= 0) & ~np.isnan(x)
-    codes, x = codes[ok], x[ok]
+def _correlation_ratio(codes: np.ndarray, k: int, x: np.ndarray, counts: np.ndarray | None = None) -> float:
+    """η: how much of the variance of ``x`` the groups explain (√ between / total).
+    ``counts``: the group sizes, when every code is a group (none missing)."""
+    ok = np.isfinite(x)
+    if counts is None or not ok.all():
+        ok &= codes >= 0
+        codes, x = codes[ok], x[ok]
+        counts = np.bincount(codes, minlength=k)
     if len(x) < 3 or k < 2:
         return math.nan
-    x = x - x.mean()
-    total = float(np.dot(x, x))
-    if total <= 0:
-        return math.nan
-    counts = np.bincount(codes, minlength=k)
+    mean = float(x.mean())
+    total = float(np.dot(x, x)) - len(x) * mean * mean  # x is shifted below if that loses precision
     sums = np.bincount(codes, weights=x, minlength=k)
     present = counts > 0
-    between = float((sums[present] ** 2 / counts[present]).sum())
-    return math.sqrt(min(between / total, 1.0))
+    between = float((sums[present] ** 2 / counts[present]).sum()) - len(x) * mean * mean
+    if total <= 1e-9 * float(np.dot(x, x)):
+        x = x - mean  # nearly constant or far from zero: redo on deviations
+        total = float(np.dot(x, x))
+        sums = np.bincount(codes, weights=x, minlength=k)
+        between = float((sums[present] ** 2 / counts[present]).sum())
+    if total <= 0:
+        return math.nan
+    return math.sqrt(min(max(between / total, 0.0), 1.0))
 
 
 def _cramers_v(a: np.ndarray, ka: int, b: np.ndarray, kb: int) -> float:
@@ -480,14 +566,15 @@ def _cramers_v(a: np.ndarray, ka: int, b: np.ndarray, kb: int) -> float:
     return math.sqrt(chi2 / (n * k)) if k > 0 else math.nan
 
 
-def _target_association(frame, target, task, kinds, correlation) -> pd.DataFrame:
+def _target_association(frame, target, task, kinds, correlation, cache=None) -> pd.DataFrame:
     """Each feature's association with the target, strongest first: Pearson r (numeric
     target, numeric feature), correlation ratio η (one numeric, one categorical side),
     Cramér's V (both categorical)."""
     y = frame[target]
     rows = {}
     if task == "classification":
-        y_codes, ky = _codes(y)
+        y_codes, ky = _codes(y, cache)
+        y_counts = np.bincount(y_codes, minlength=ky) if (y_codes >= 0).all() else None
     else:
         y_float = _as_float(y)
     for col in frame.columns:
@@ -501,12 +588,12 @@ def _target_association(frame, target, task, kinds, correlation) -> pd.DataFrame
         if task == "regression" and numeric_feature and target in correlation.index:
             rows[col] = ("pearson r", correlation.at[col, target])
         elif task == "regression":
-            codes, k = _codes(s)
+            codes, k = _codes(s, cache)
             rows[col] = ("correlation ratio η", _correlation_ratio(codes, k, y_float) if k <= 10_000 else math.nan)
         elif numeric_feature:
-            rows[col] = ("correlation ratio η", _correlation_ratio(y_codes, ky, _as_float(s)))
+            rows[col] = ("correlation ratio η", _correlation_ratio(y_codes, ky, _as_float(s), y_counts))
         else:
-            codes, k = _codes(s)
+            codes, k = _codes(s, cache)
             rows[col] = ("Cramér's V", _cramers_v(codes, k, y_codes, ky) if k * ky <= 10_000_000 else math.nan)
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["measure", "value"])
     out["value"] = out["value"].astype(float)
@@ -540,6 +627,9 @@ def _findings(frame, overview, target, task, target_summary, top, high, duplicat
         if col in constant and not is_target:
             out.append(f"{name} is constant ({_num(frame[col].dropna().iloc[0])}) — drop it")
             continue
+        if row["infinite"]:
+            out.append(f"{name} has {int(row['infinite']):,} infinite values — replace them: "
+                       f"df[{str(col)!r}].replace([np.inf, -np.inf], np.nan)")
         share = row["missing"] / n
         if is_target and row["missing"]:
             out.append(f"target {name}: {int(row['missing']):,} rows missing — drop them "
