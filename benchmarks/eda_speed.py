@@ -38,6 +38,8 @@ def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
     df["country"] = rng.choice([f"c{i:02d}" for i in range(20)], n)
     df["city"] = rng.choice([f"city{i:03d}" for i in range(200)], n)
     df["flag"] = rng.random(n) < 0.3
+    df["rating"] = pd.array(rng.integers(1, 6, n), dtype="Int64")
+    df.loc[rng.random(n) < 0.02, "rating"] = pd.NA
     df["joined"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1500, n), unit="D")
     logit = -3.5 + 1.2 * df["f4"] - 0.8 * df["f5"] + 0.3 * (df["plan"] == "pro")
     df["target"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)

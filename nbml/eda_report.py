@@ -242,6 +242,10 @@ def eda(df, target=None, sample: int | None = 50_000, seed: int = 0, max_plots: 
         raise ValueError(f"df has duplicated column names ({', '.join(map(repr, map(str, dup[:5])))}); "
                          f"rename them first")
     if target is not None and target not in frame.columns:
+        by_text = [c for c in frame.columns if str(c) == str(target)]
+        if len(by_text) == 1:  # "%eda df --target 0" for a column named 0
+            target = by_text[0]
+    if target is not None and target not in frame.columns:
         raise ValueError(f"target column {target!r} is not in df: {close_matches(target, frame.columns)}")
 
     n = len(frame)

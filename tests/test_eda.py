@@ -264,3 +264,18 @@ def test_bad_options_are_one_clear_error(messy):
     dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
     with pytest.raises(ValueError, match="duplicated column names"):
         eda(dup)
+
+
+def test_nullable_dtypes_text_with_missing_values_and_numbered_columns():
+    df = pd.DataFrame({"n": pd.array([1, 2, None, 4] * 25, dtype="Int64"),
+                       "t": pd.Series(["a", None, "b", "a"] * 25, dtype="str"),
+                       "b": pd.array([True, False, None, True] * 25, dtype="boolean")})
+    report = eda(df)
+    ov = report.overview
+    assert ov.at["n", "missing"] == 25 and ov.at["n", "mean"] == pytest.approx(7 / 3)
+    assert ov.at["t", "distinct"] == 2 and ov.at["b", "mean"] == pytest.approx(2 / 3)
+    assert report.top_categories["t"].to_dict() == {"a": 50, "(missing)": 25, "b": 25}
+    assert report.duplicated_rows == 96
+    numbered = pd.DataFrame(np.random.default_rng(0).normal(size=(50, 3)))
+    numbered[3] = [0, 1] * 25
+    assert eda(numbered, target="3").target == 3  # as the magic passes it
