@@ -63,6 +63,15 @@ def test_random_search_is_seeded(store, cancer_split):
     assert a.trials.sort_index()["C"].tolist() != c.trials.sort_index()["C"].tolist()
     assert a.trials["C"].between(1e-3, 1e2).all()
     assert a.best_score == b.best_score
+    # search_seed changes the draws, not the folds: a configuration drawn by both scores the same
+    grid = {"max_depth": [1, 2, 3, 4], "min_samples_leaf": [1, 10]}
+    x = nbml.tune(DecisionTreeClassifier(), grid, method="random", trials=5, cv=3, search_seed=1)
+    y = nbml.tune(DecisionTreeClassifier(), grid, method="random", trials=5, cv=3, search_seed=4)
+    key = ["max_depth", "min_samples_leaf"]
+    sx, sy = x.trials.set_index(key)["score"], y.trials.set_index(key)["score"]
+    common = sx.index.intersection(sy.index)
+    assert len(common) >= 2 and set(sx.index) != set(sy.index)
+    assert (sx[common] == sy[common]).all()
 
 
 def test_bayes_is_seeded_and_beats_the_untuned_tree(store, cancer_split):

@@ -317,8 +317,8 @@ class _Search:
 
 def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metric=None, n_jobs=None,
          timeout=None, study=None, storage=None, resume=False, scheduler=None, coreset=None, seed=None,
-         prune=None, sampler=None, callbacks=None, split=None, preprocess=None, live=None, namespace=None
-         ) -> TuneResult:
+         prune=None, sampler=None, callbacks=None, split=None, preprocess=None, live=None, namespace=None,
+         search_seed=None) -> TuneResult:
     """Search hyperparameters of a model (or of a ``TrainResult``'s model) on the active split.
 
     ``space``: dict name -> list / ``nbml.space`` helper / scipy.stats distribution, or a
@@ -328,7 +328,10 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     the validation split (a TrainResult trained with CV keeps its K). ``prune``: median,
     halving or hyperband (bayes). Trials are stored in ``storage`` (default
     ``.nbml/nbml.db``) under ``study``; ``resume=True`` continues a study. ``scheduler``: a
-    Dask scheduler address to run the fits on. Returns a ``TuneResult``.
+    Dask scheduler address to run the fits on. ``seed`` fixes folds and models;
+    ``search_seed`` (default: ``seed``) the search's own draws (sampler, random candidates),
+    so searches with different search seeds are scored on the same folds. Returns a
+    ``TuneResult``.
     """
     from sklearn.base import clone
 
@@ -365,7 +368,8 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
         if isinstance(model_or_result, TuneResult):
             model_or_result = model_or_result.best
             return tune(model_or_result, space, method, trials, cv, metric, n_jobs, timeout, study, storage, resume,
-                        scheduler, coreset, seed, prune, sampler, callbacks, split, preprocess, live, namespace)
+                        scheduler, coreset, seed, prune, sampler, callbacks, split, preprocess, live, namespace,
+                        search_seed)
         data_split = resolve_split(split)
         seed = data_split.seed if seed is None else int(seed)
         check_model(model_or_result, data_split.task)
@@ -375,6 +379,10 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
         model_name = type(final_estimator(pipeline)).__name__
     task = data_split.task
     metric = _check_metric(metric, task)
+    if search_seed is None:
+        search_seed = seed
+    elif not isinstance(search_seed, (int, np.integer)) or isinstance(search_seed, bool):
+        raise ValueError(f"search_seed={search_seed!r} must be an integer")
     greater = _metrics.greater_is_better(metric)
 
     # the space
@@ -428,7 +436,7 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
                      fit_params=fit_params, greater=greater, n_jobs=n_jobs, scheduler=scheduler,
                      timeout=timeout, method=method, model_name=model_name, fingerprint=data_split.fingerprint,
                      url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key,
-                     weights=weights, weight_keys=weight_keys)
+                     weights=weights, weight_keys=weight_keys, search_seed=int(search_seed))
     total = {"grid": None if grid is None else int(np.prod([len(v) for v in grid.values()])),
              "random": trials or DEFAULT_TRIALS["random"], "bayes": trials or DEFAULT_TRIALS["bayes"],
              "halving": None}[method]
@@ -693,7 +701,7 @@ def _sample(dims, rng):
 
 
 def _run_random(search, dims, previous, total):
-    rng = np.random.default_rng(search.seed)
+    rng = np.random.default_rng(search.search_seed)
     n_before = sum(1 for r in previous)
     finite = all(d.is_categorical for d in dims.values())
     size = int(np.prod([len(d.values) for d in dims.values()])) if finite else None
@@ -717,7 +725,7 @@ def _run_halving(search, dims, grid, trials, discretize):
     if all(d.is_categorical for d in dims.values()) and trials is None:
         candidates = list(ParameterGrid({k: d.values for k, d in dims.items()}))
     else:
-        rng = np.random.default_rng(search.seed)
+        rng = np.random.default_rng(search.search_seed)
         candidates = [_sample(dims, rng) for _ in range(trials or DEFAULT_TRIALS["halving"])]
     n_train = min(len(tr) for tr, _ in search.folds)
     n_classes = search.y.nunique() if search.task == "classification" else 1
@@ -824,7 +832,7 @@ def _run_bayes(search, dims, total, prune, sampler, resume):
         max_resource = len(search.folds) - 1
     study = optuna.create_study(study_name=search.study, storage=storage, load_if_exists=True,
                                 direction="maximize" if search.greater else "minimize",
-                                sampler=make_sampler(sampler, search.seed), pruner=make_pruner(prune, max_resource))
+                                sampler=make_sampler(sampler, search.search_seed), pruner=make_pruner(prune, max_resource))
     parallel = search.n_jobs > 1 or search.scheduler is not None
     done = 0
     while done < total and not search.out_of_time():
