@@ -50,7 +50,7 @@ class TuneMagics(NbmlMagicsBase):
         with user_errors():
             result = tune(target, space, method=args.method, trials=args.trials, cv=args.cv, metric=args.metric,
                           n_jobs=self.option(args.n_jobs, "n_jobs"), timeout=args.timeout, study=args.study,
-                          storage=args.storage, resume=args.resume, scheduler=scheduler, coreset=coreset,
+                          storage=args.storage or getattr(self.nbml, "storage", "") or None, resume=args.resume, scheduler=scheduler, coreset=coreset,
                           seed=args.seed, prune=args.prune, sampler=args.sampler, live=args.live,
                           namespace=self.shell.user_ns)
         return self.finish(result, args.out, self.silenced(line))
