@@ -17,7 +17,11 @@ _LAZY = {
     "LiveLossPlot": "nbml.torch.callbacks",
     "OptunaPruning": "nbml.torch.callbacks",
 }
-__all__ = sorted(_LAZY)
+__all__ = [
+    "LRFinderResult", "LiveLossPlot", "MLPSpec", "NaNLossError", "OptunaPruning", "TextProgress",
+    "TorchClassifier", "TorchRegressor", "Trainer", "TrainingInterrupted", "from_module", "lr_find",
+    "mlp",
+]
 
 
 def __getattr__(name):

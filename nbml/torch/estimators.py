@@ -18,7 +18,11 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from nbml.torch import trainer as _trainer
 from nbml.torch.mlp import build_mlp, check_mlp_options, normalize_hidden
@@ -34,8 +38,10 @@ MAGIC_OPTIONS = {
     "optimizer": (str, "sgd | adam | adamw | rmsprop (default adam)"),
     "momentum": (float, "momentum for sgd and rmsprop (default 0.9)"),
     "weight_decay": (float, "L2 penalty / decoupled decay for adamw (default 0)"),
-    "scheduler": (str, "step:STEP:GAMMA | cosine | onecycle | plateau:PATIENCE:FACTOR | "
-                       "exponential:GAMMA"),
+    "scheduler": (
+        str,
+        "step:STEP:GAMMA | cosine | onecycle | plateau:PATIENCE:FACTOR | exponential:GAMMA",
+    ),
     "patience": (int, "early stopping: epochs without a better validation loss; best weights kept"),
     "init": (str, "xavier | he | normal | default (default: torch's own)"),
     "clip": (float, "clip the gradient norm to this value"),
@@ -186,7 +192,7 @@ class _TorchEstimator(BaseEstimator):
             probe = torch.from_numpy(np.array(X[:2], dtype=np.float32))
             loss = self._loss_for(self._output_size(module, probe))
             _trainer.init_weights(module, self.init)
-            outcome = trainer.fit(
+            trainer.fit(
                 module,
                 X_tr,
                 y_tr,
