@@ -205,8 +205,8 @@ def format_overview(overview: pd.DataFrame) -> pd.DataFrame:
     hidden = ["missing"] + (["infinite"] if not overview["infinite"].any() else [])
     out = _format_frame(overview.drop(columns=hidden))
     out["missing %"] = [f"{p:.1f}%" if p else "" for p in overview["missing %"]]
-    out["distinct"] = [f"{int(d):,}" if d == d else "?" for d in overview["distinct"]]
-    out["outliers"] = [f"{int(o):,}" if o == o and o else "" for o in overview["outliers"]]
+    out["distinct"] = [f"{int(d):,}" if pd.notna(d) else "?" for d in overview["distinct"]]
+    out["outliers"] = [f"{int(o):,}" if pd.notna(o) and o else "" for o in overview["outliers"]]
     return out
 
 
@@ -249,11 +249,10 @@ def eda(df, target=None, sample: int | None = 50_000, seed: int = 0, max_plots: 
         raise ValueError(f"target column {target!r} is not in df: {close_matches(target, frame.columns)}")
 
     n = len(frame)
-    findings, notes = [], []
+    notes = []
     codes_cache = {}  # column -> integer codes of its values, reused below
     overview, top_categories = _overview(frame, target, codes_cache)
     kinds = overview["kind"]
-    numeric = [c for c in frame.columns if kinds[c] == "numeric"]
 
     # the seeded sample the plots (and very wide correlations) use
     if sample is not None and n > sample:
@@ -380,7 +379,7 @@ def _numeric_stats(s: pd.Series, missing: int, scratch: list) -> dict:
 def _quantile_sorted(xs: np.ndarray, q: float) -> float:
     """numpy's default (linear) quantile of sorted values."""
     pos = q * (len(xs) - 1)
-    lo = int(math.floor(pos))
+    lo = math.floor(pos)
     hi = min(lo + 1, len(xs) - 1)
     return float(xs[lo] + (xs[hi] - xs[lo]) * (pos - lo))
 
@@ -649,18 +648,18 @@ def _findings(frame, overview, target, task, target_summary, top, high, duplicat
         if _is_identifier(row, n):
             out.append(f"{name} is unique per row — likely an identifier, drop it")
             continue
-        if kind == "categorical" and distinct == distinct and distinct > HIGH_CARDINALITY:
+        if kind == "categorical" and pd.notna(distinct) and distinct > HIGH_CARDINALITY:
             out.append(f"{name} has {int(distinct):,} categories — group the rare ones or use target encoding")
         if kind == "datetime":
             out.append(f"{name} is a date — expand it into year, month, weekday, … features")
         if kind == "numeric" and distinct > 2:
             skew = row["skew"]
-            if skew == skew and abs(skew) > SKEW:
+            if pd.notna(skew) and abs(skew) > SKEW:
                 fix = ("consider a log transform" if row["min"] >= 0
                        else "consider a power (Yeo-Johnson) transform")
                 out.append(f"{name} skew {skew:.1f} — {fix}")
             outliers = row["outliers"]
-            if outliers == outliers and outliers / n > OUTLIER_SHARE:
+            if pd.notna(outliers) and outliers / n > OUTLIER_SHARE:
                 out.append(f"{name}: {int(outliers):,} outliers ({_pct(outliers / n)}) by the IQR rule — clip "
                            f"them or use a robust scaler")
     if duplicated:
@@ -695,7 +694,7 @@ def _target_findings(frame, target, task, overview, target_summary, top) -> list
                 out.append(f"{len(rare)} class(es) of {name} have fewer than 10 rows — merge or drop them")
     elif task == "regression":
         skew = overview.at[target, "skew"]
-        if skew == skew and abs(skew) > SKEW:
+        if pd.notna(skew) and abs(skew) > SKEW:
             fix = "log" if overview.at[target, "min"] >= 0 else "power (Yeo-Johnson)"
             out.append(f"target {name} skew {skew:.1f} — consider a {fix} transform of the target "
                        f"(TransformedTargetRegressor)")

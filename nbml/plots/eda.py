@@ -167,7 +167,7 @@ def heatmap(report):
     if len(order) <= ANNOTATE_MAX:
         for i in range(len(order)):
             for j in range(len(order)):
-                if r[i, j] == r[i, j]:
+                if np.isfinite(r[i, j]):
                     ax.text(j, i, f"{r[i, j]:.2f}", ha="center", va="center", fontsize=7,
                             color="white" if abs(r[i, j]) > 0.6 else "black")
     fig.colorbar(image, ax=ax, shrink=0.8, label="Pearson r")
