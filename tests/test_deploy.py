@@ -159,6 +159,24 @@ def test_tampered_architecture_is_refused(iris_result, tmp_path):
         load(tmp_path / "net")
 
 
+class Payload:
+    """Stands for code an attacker would have run on unpickling."""
+
+
+def test_weights_file_with_objects_is_refused(iris_result, tmp_path):
+    import torch
+
+    result = nbml.train(nbml.TorchClassifier(hidden=(4,), epochs=2, seed=0), split=iris_result.split)
+    deploy(result, tmp_path / "net")
+    weights = tmp_path / "net" / "module.pt"
+    torch.save({"0.weight": Payload()}, weights)  # a pickle with an arbitrary object inside
+    manifest = json.loads((tmp_path / "net" / "manifest.json").read_text())
+    manifest["sha256"]["module.pt"] = package_module._sha256(weights)
+    (tmp_path / "net" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UntrustedPackageError, match="module.pt does not fit the architecture"):
+        load(tmp_path / "net")
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda r, p: deploy(42, p), TypeError, "result must be a TrainResult"),
     (lambda r, p: deploy(r, 3), TypeError, "is not a folder path"),

@@ -6,8 +6,7 @@ from matplotlib.figure import Figure
 from sklearn.linear_model import LogisticRegression
 
 import nbml
-from nbml.deployment import Monitor, deploy, drift, load
-from nbml.deployment import monitoring
+from nbml.deployment import Monitor, deploy, drift, load, monitoring
 
 
 @pytest.fixture(scope="module")

@@ -123,6 +123,7 @@ def malformed(result):
         (b'{"rows": []}', 422, "got an object with keys rows"),
         (json.dumps([missing]).encode(), 422, "record 0 is missing column(s) 'size'"),
         (json.dumps([unknown]).encode(), 422, "record 0 has unknown column(s) 'colour'"),
+        (json.dumps(unknown).encode(), 422, "record 0 has unknown column(s) 'colour'"),
         (json.dumps([wrong_type]).encode(), 422, "column 'sepal width (cm)' row 0: \"wide\" is not a number"),
         (json.dumps([null]).encode(), 422, "null, but the training data had no missing values"),
         (json.dumps([dict(row, size=3)]).encode(), 422, "3 is not a string"),
@@ -304,6 +305,18 @@ def test_serve_magic_starts_and_stops(run, package_dir, result):
     cell = run("%serve svc --stop")
     assert cell.error is None and f"stopped LogisticRegression at {handle.url}" in cell.out
     assert not handle.running
+    from IPython import get_ipython
+
+    get_ipython().user_ns["iris_model"] = result
+    cell = run("%serve iris_model --no-log")
+    assert cell.error is None and "serving iris_model at" in cell.out
+    cell = run("%serve iris_model --stop")
+    assert cell.error is None and "stopped iris_model" in cell.out
+    handle = run("%serve iris_model --no-log").value
+    cell = run("%serve --stop")  # without a name: every running service (keep this test last in the file)
+    assert cell.error is None and f"stopped iris_model at {handle.url}" in cell.out and not handle.running
+    cell = run("%serve --stop")
+    assert cell.error is None and "no service is running" in cell.out
     cell = run("%serve no_such_thing")
     assert cell.error is not None and "neither a variable" in str(cell.error)
     cell = run(f"%serve {package_dir} --port 70000")

@@ -23,5 +23,16 @@ def __getattr__(name):
     raise AttributeError(f"module 'nbml.deployment' has no attribute {name!r}")
 
 
-__all__ = ["deploy", "load", "serve", "drift", "Monitor", "Package", "UntrustedPackageError", "DriftReport",
-           "prediction_log", "THRESHOLDS", "LOG_SETTINGS"]
+__all__ = [
+    "LOG_SETTINGS",
+    "THRESHOLDS",
+    "DriftReport",
+    "Monitor",
+    "Package",
+    "UntrustedPackageError",
+    "deploy",
+    "drift",
+    "load",
+    "prediction_log",
+    "serve",
+]

@@ -139,7 +139,7 @@ class PredictionLog:
                         conn.execute(insert, rows)
                         conn.execute(trim, {"model": self.model, "keep": self.settings["max_rows"]})
                     self.logged += len(rows)
-                except Exception as exc:  # the log must never take the service down
+                except Exception as exc:  # noqa: BLE001 - the log must never take the service down
                     self.dropped += len(rows)
                     self._error = f"{type(exc).__name__}: {exc}"
             for _ in batch:

@@ -439,7 +439,7 @@ class Monitor:
         self._last_log_id = int(rows["_id"].max())
         return rows.drop(columns=["_id", "_created"])
 
-    def start(self, every: float = 60.0, source=None) -> "Monitor":
+    def start(self, every: float = 60.0, source=None) -> Monitor:
         """Check every ``every`` seconds in a background thread (``stop()`` ends it)."""
         if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
             raise ValueError(f"every={every!r} must be a positive number of seconds")

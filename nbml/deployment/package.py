@@ -60,13 +60,13 @@ def trusted_types() -> list:
     """Every type name nbml lets a package contain (besides skops' defaults)."""
     names = list(_NBML_TRUSTED)
     try:
-        import nbml.scratch as scratch
+        from nbml import scratch
 
         for name in _SCRATCH:
             cls = getattr(scratch, name, None)
             if cls is not None:
                 names.append(f"{cls.__module__}.{cls.__qualname__}")
-    except Exception:  # scratch estimators are optional for loading
+    except ImportError:  # scratch estimators are optional for loading
         pass
     return names
 
@@ -124,7 +124,7 @@ class Package:
         return f"<nbml Package {self.name} ({self.task}){where}: {metrics}>"
 
     @classmethod
-    def from_result(cls, result, name: str | None = None, reference_rows: int = REFERENCE_ROWS) -> "Package":
+    def from_result(cls, result, name: str | None = None, reference_rows: int = REFERENCE_ROWS) -> Package:
         """A package (in memory) of a ``TrainResult``, or of a ``Package`` (returned as is)."""
         if isinstance(result, Package):
             return result
@@ -174,14 +174,14 @@ def column_schema(name, s: pd.Series) -> dict:
     elif kind == "categorical":
         counts = present.astype(str).value_counts()
         entry["categories"] = [str(c) for c in counts.index[:MAX_CATEGORIES]]
-        entry["n_categories"] = int(len(counts))
+        entry["n_categories"] = len(counts)
     elif kind == "datetime" and len(present):
         entry.update(min=str(present.min()), max=str(present.max()))
     return entry
 
 
 def data_schema(X: pd.DataFrame) -> dict:
-    return {"columns": [column_schema(c, X[c]) for c in X.columns], "rows": int(len(X))}
+    return {"columns": [column_schema(c, X[c]) for c in X.columns], "rows": len(X)}
 
 
 def library_versions(torch_used: bool = False) -> dict:
@@ -435,7 +435,7 @@ def load(path, trusted=None) -> Package:
     data = (path / MODEL_FILE).read_bytes()
     try:
         found = sio.get_untrusted_types(data=data)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any parse failure means: not a package we can read
         raise UntrustedPackageError(f"refusing to load {path}: {MODEL_FILE} is not a valid skops file "
                                     f"({type(exc).__name__}: {exc})") from None
     untrusted = [t for t in _untrusted(found) if t not in set(trusted or [])]
@@ -462,7 +462,7 @@ def _attach_network(model, path: Path):
     try:
         state = torch.load(path / WEIGHTS_FILE, weights_only=True, map_location="cpu")
         module.load_state_dict(state)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - unpickling refused, wrong shapes, truncated file: all refused
         raise UntrustedPackageError(f"refusing to load {path}: {WEIGHTS_FILE} does not fit the architecture "
                                     f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     est.module_ = module.eval()

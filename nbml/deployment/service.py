@@ -73,7 +73,7 @@ def to_frame(payload, package: Package, max_rows: int = MAX_ROWS):
             records, data = payload["records"], None
         elif keys == {"columns"}:
             records, data = None, payload["columns"]
-        elif keys and keys <= set(names) | {"records", "columns"} and not keys & {"records", "columns"}:
+        elif keys & set(names) and not keys & {"records", "columns"}:
             records, data = [payload], None  # one record
         else:
             raise RequestError(422, 'the body must be a list of records, {"records": [...]} or '

@@ -63,6 +63,11 @@ class DeployMagics(NbmlMagicsBase):
             raise UsageError("missing the model: %serve NAME_OR_PATH (or %serve --stop)")
         source = self._model(args.source)
         with user_errors():
+            from nbml.deployment.package import Package
+            from nbml.training import TrainResult
+
+            if isinstance(source, TrainResult):  # served under its variable name
+                source = Package.from_result(source, name=args.source.strip())
             handle = service.serve(source, port=args.port, host=args.host, log=not args.no_log)
         print(f"serving {handle.package.name} at {handle.url}  (POST {handle.url}/predict; %serve --stop stops it)")
         return self.finish(handle, args.out, self.silenced(line))
@@ -79,11 +84,11 @@ class DeployMagics(NbmlMagicsBase):
                 raise UsageError(f"no running service matches {text!r}")
         if not handles:
             print("no service is running")
-            return None
+            return
         for handle in handles:
             handle.stop()
             print(f"stopped {handle.package.name} at {handle.url}")
-        return None
+        return
 
     @magic_arguments(name="drift")
     @argument("name", help="the model: a result/package variable or a package folder")
