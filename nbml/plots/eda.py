@@ -85,7 +85,8 @@ def _join(*parts) -> str:
 
 def _ranked_numeric(report, kinds=("numeric",)) -> list:
     """Numeric feature columns, the ones most associated with the target first."""
-    skip = set(report.identifiers) | {report.target}
+    empty = report.overview.index[report.overview["missing"] == report.n_rows]
+    skip = set(report.identifiers) | {report.target} | set(empty)
     cols = [c for c in report.overview.index if report.overview.at[c, "kind"] in kinds and c not in skip]
     if report.target is None or not len(report.top_features):
         return cols
@@ -262,6 +263,7 @@ def target_view(report):
         ax.set_yticks(range(len(shown)), [_short(v, 18) for v in shown.index][::-1], fontsize=8)
         for i, v in enumerate(shown.to_numpy()[::-1]):
             ax.text(v, i, f" {v / counts.sum():.1%}", va="center", fontsize=7)
+        ax.set_xlim(0, shown.max() * 1.18)  # room for the shares
         ax.set_xlabel("rows")
         ax.set_title(f"Class balance of {name}")
         return fig, _join(_left_out(len(shown), list(counts.index), "classes"), f"all {report.n_rows:,} rows")
