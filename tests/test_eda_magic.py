@@ -90,3 +90,13 @@ def test_empty_frame(frames, run):
 def test_bad_sample(frames, run):
     fails(run, frames, "%eda df --sample 0", "sample=0 is not allowed")
     fails(run, frames, "%eda df --sample many", "invalid int value")
+
+
+def test_config_plots_off_leaves_the_tables(frames, run):
+    run("%eda df --target target -o report")
+    report = frames.user_ns["report"]
+    assert report._repr_html_().count("<img") == 5
+    report._figures.clear()
+    run("%config Nbml.plots = False")
+    page = report._repr_html_()
+    assert "<img" not in page and "Findings" in page and "<table" in page
