@@ -191,7 +191,9 @@ def _num(v) -> str:
             return "0"
         if abs(v) < 1e-3:
             return f"{v:.2g}"
-        return f"{v:.4g}" if abs(v) < 1e6 else f"{v:.3e}"
+        if abs(v) < 1e4:
+            return f"{v:.4g}"
+        return f"{v:,.0f}" if abs(v) < 1e12 else f"{v:.3e}"
     if isinstance(v, pd.Timestamp):
         return str(v.date()) if v == v.normalize() else str(v)
     return str(v)
