@@ -296,6 +296,68 @@ def test_command_line_bad_path_is_one_line(tmp_path, capsys):
     assert "port=-5" in capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def mixed_package():
+    """Every column kind: int, float with missing values, category, boolean, datetime."""
+    import pandas as pd
+    from sklearn.ensemble import RandomForestRegressor
+
+    from nbml.deployment import Package
+
+    rng = np.random.default_rng(0)
+    n = 200
+    df = pd.DataFrame({
+        "count": rng.integers(0, 10, n),
+        "amount": np.where(rng.random(n) < 0.1, np.nan, rng.normal(50, 10, n)),
+        "shop": rng.choice(["north", "south"], n),
+        "member": rng.random(n) < 0.5,
+        "day": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), unit="D"),
+    })
+    df["spend"] = df["count"] * 3 + df["member"] * 5 + rng.normal(0, 1, n)
+    split = nbml.split(df, target="spend", seed=0)
+    nbml.data.set_active(None)
+    return Package.from_result(nbml.train(RandomForestRegressor(n_estimators=10, random_state=0), split=split)), split
+
+
+def test_every_column_kind_is_validated(mixed_package):
+    from nbml.deployment.service import RequestError, predict_payload, to_frame
+
+    package, split = mixed_package
+    kinds = {c["name"]: c["kind"] for c in package.schema["columns"]}
+    assert kinds == {"count": "numeric", "amount": "numeric", "shop": "categorical", "member": "boolean",
+                     "day": "datetime"}
+    good = {"count": 3, "amount": None, "shop": "north", "member": True, "day": "2024-03-01"}
+    X, notes = to_frame([good], package)
+    assert notes == []
+    assert X["count"].dtype == split.X_train["count"].dtype and np.isnan(X["amount"][0])
+    body = predict_payload(package, X)
+    assert body["predictions"] == pytest.approx(list(package.predict(X))) and "probabilities" not in body
+    cases = [
+        ({"count": 1.5}, None),  # a float in an int column is a number: accepted
+        ({"count": None}, "column 'count' row 0: null, but the training data had no missing values"),
+        ({"member": "yes"}, "column 'member' row 0: \"yes\" is not true or false"),
+        ({"day": "someday"}, "column 'day' row 0: \"someday\" is not a date"),
+        ({"day": 20240301}, "20240301 is not a date string"),
+        ({"shop": ["north"]}, "[\"north\"] is not a string"),
+    ]
+    for change, message in cases:
+        if message is None:
+            assert len(to_frame([dict(good, **change)], package)[0]) == 1
+            continue
+        with pytest.raises(RequestError) as info:
+            to_frame([dict(good, **change)], package)
+        assert info.value.status == 422 and message in info.value.message, info.value.message
+
+
+def test_regression_service(mixed_package):
+    package, split = mixed_package
+    rows = json.loads(split.X_test.head(5).to_json(orient="records", date_format="iso"))
+    with serve(package, log=False) as handle:
+        body = httpx.post(f"{handle.url}/predict", json=rows).json()
+    assert body["predictions"] == pytest.approx(list(package.predict(split.X_test.head(5))))
+
+
+# last: `%serve --stop` stops every service, the module's `service` fixture too
 def test_serve_magic_starts_and_stops(run, package_dir, result):
     cell = run(f"%serve {package_dir} --no-log -o svc")
     assert cell.error is None, cell.err
@@ -313,7 +375,7 @@ def test_serve_magic_starts_and_stops(run, package_dir, result):
     cell = run("%serve iris_model --stop")
     assert cell.error is None and "stopped iris_model" in cell.out
     handle = run("%serve iris_model --no-log").value
-    cell = run("%serve --stop")  # without a name: every running service (keep this test last in the file)
+    cell = run("%serve --stop")  # without a name: every running service, the `service` fixture too
     assert cell.error is None and f"stopped iris_model at {handle.url}" in cell.out and not handle.running
     cell = run("%serve --stop")
     assert cell.error is None and "no service is running" in cell.out
