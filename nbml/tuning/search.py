@@ -700,22 +700,28 @@ def _sample(dims, rng):
     return {name: dim.sample(rng) for name, dim in dims.items()}
 
 
-def _run_random(search, dims, previous, total):
-    rng = np.random.default_rng(search.search_seed)
-    n_before = sum(1 for r in previous)
+def random_candidates(dims, seed, n, skip=0) -> list:
+    """The ``n`` configurations random search draws with ``seed`` (after the first ``skip``);
+    without repeats while a finite space has unseen configurations."""
+    rng = np.random.default_rng(seed)
     finite = all(d.is_categorical for d in dims.values())
     size = int(np.prod([len(d.values) for d in dims.values()])) if finite else None
-    seen, candidates = set(), []
-    for i in range(n_before + total):
+    seen, out = set(), []
+    for i in range(skip + n):
         params = _sample(dims, rng)
-        if finite and size is not None and len(seen) < size:  # without repeats while the space allows
+        if finite and size is not None and len(seen) < size:
             tries = 0
             while _key(params) in seen and tries < 50:
                 params, tries = _sample(dims, rng), tries + 1
         seen.add(_key(params))
-        if i >= n_before:
-            candidates.append((params, {}))
-    _in_chunks(search, candidates)
+        if i >= skip:
+            out.append(params)
+    return out
+
+
+def _run_random(search, dims, previous, total):
+    candidates = random_candidates(dims, search.search_seed, total, skip=len(previous))
+    _in_chunks(search, [(params, {}) for params in candidates])
 
 
 def _run_halving(search, dims, grid, trials, discretize):
