@@ -213,11 +213,12 @@ def _column(col: dict, values: list):
 def predict_payload(package: Package, X: pd.DataFrame) -> dict:
     """The response body of ``/predict`` for rows ``X``."""
     out = {"model": package.name}
-    y = np.asarray(package.predict(X))
+    final, Xt = _preprocessed(package, X)
+    y = np.asarray(final.predict(Xt))
     out["predictions"] = _jsonable(y)
     if package.task == "classification" and hasattr(package.model, "predict_proba"):
         try:
-            proba = np.asarray(package.predict_proba(X), dtype=float)
+            proba = np.asarray(final.predict_proba(Xt), dtype=float)
         except (AttributeError, NotImplementedError):
             proba = None
         if proba is not None:
@@ -225,6 +226,18 @@ def predict_payload(package: Package, X: pd.DataFrame) -> dict:
             out["classes"] = _jsonable(np.asarray(classes))
             out["probabilities"] = np.round(proba, 6).tolist()
     return out
+
+
+def _preprocessed(package, X):
+    """(final estimator, X through the preprocessing steps): what ``Pipeline.predict`` and
+    ``predict_proba`` each compute, done once for both."""
+    steps = getattr(package.model, "steps", None)
+    if not steps or len(steps) < 2:
+        return package.model, X
+    head = getattr(package, "_head", None)
+    if head is None:
+        head = package._head = package.model[:-1]
+    return steps[-1][1], head.transform(X)
 
 
 def _jsonable(arr: np.ndarray) -> list:
