@@ -174,6 +174,11 @@ def test_dragging_coalesces_into_few_refits(cancer_split):
     assert 1 <= p.n_refits <= 4 < len(values)
     assert p.current.params["C"] == pytest.approx(values[-1])  # the latest value won
     assert p.state == "ok" and not p.busy
+    refits = p.n_refits
+    for t in np.linspace(0.5, 0.8, 31):  # the threshold coalesces too
+        p.threshold.value = round(float(t), 2)
+    assert p.wait(60) and p.n_refits == refits
+    assert 1 <= p._threshold_coalescer.runs <= 4 and "at 0.8:" in p.threshold_view.value
 
 
 def test_keep_stores_a_named_train_result(cancer_split):

@@ -131,6 +131,8 @@ class Panel:
         self.kept: dict = {}
         self._lock = threading.RLock()
         self._coalescer = Coalescer(self._refit_now, background=background)
+        # threshold moves need no refit but still a redraw: coalesced the same way
+        self._threshold_coalescer = Coalescer(self._redraw_threshold, background=background)
         self._TrainResult = TrainResult
 
         # -- widgets
@@ -372,6 +374,9 @@ class Panel:
         return -span, span, 0.0
 
     def _threshold_changed(self, change):
+        self._threshold_coalescer.request()
+
+    def _redraw_threshold(self):
         with self._lock:
             self._draw_threshold(self.current)
 
@@ -418,11 +423,14 @@ class Panel:
     # -- public ----------------------------------------------------------------------------
     def wait(self, timeout: float | None = 60) -> bool:
         """Block until the refit asked for last has been drawn (True) or ``timeout`` passed."""
-        return self._coalescer.wait(timeout)
+        start = time.perf_counter()
+        done = self._coalescer.wait(timeout)
+        left = None if timeout is None else max(0.0, timeout - (time.perf_counter() - start))
+        return self._threshold_coalescer.wait(left) and done
 
     @property
     def busy(self) -> bool:
-        return self._coalescer.busy
+        return self._coalescer.busy or self._threshold_coalescer.busy
 
     @property
     def n_refits(self) -> int:
