@@ -132,7 +132,16 @@ def optuna_storage(url: str):
     if path:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         engine(url)  # turns on WAL before Optuna connects
-    return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    import sqlalchemy as sa
+
+    for attempt in range(20):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+        except (sa.exc.IntegrityError, sa.exc.OperationalError):
+            # another process is creating Optuna's tables in the same new file: use them once made
+            if attempt == 19:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 # -- writing ---------------------------------------------------------------------------
