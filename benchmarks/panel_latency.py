@@ -1,0 +1,98 @@
+"""Panel latency: slider change -> updated metrics and plots (bar: median <= 250 ms).
+
+LogisticRegression on breast_cancer. Each measurement sets the C slider's ``value`` (what the
+browser's message does: the widget's own observers run), then waits until the refit in the
+panel's worker thread has updated the metric readouts and both PNGs (ROC, confusion matrix).
+Values cycle over a log grid so every change really refits.
+
+Baseline, interleaved with it (order alternating): what a notebook cell would do by hand for
+the same change, ``nbml.train(model)`` plus ``nbml.evaluate`` plots drawn into a new figure
+and rendered to PNG (store off on both sides). Also measured: the threshold slider (no refit;
+confusion matrix and precision/recall only).
+
+    python benchmarks/panel_latency.py [--repeats 30]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ["NBML_STORE"] = "off"
+
+import numpy as np  # noqa: E402
+from sklearn.datasets import load_breast_cancer  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+import nbml  # noqa: E402
+from nbml.plots import figure_of, png_base64  # noqa: E402
+from nbml.widgets import Panel  # noqa: E402
+
+
+def p90(values):
+    return float(np.percentile(values, 90))
+
+
+def by_hand(split, C):
+    result = nbml.train(LogisticRegression(max_iter=1000, C=C), split=split)
+    png_base64(figure_of(result.predictions, ("roc", "cm")), dpi=72)
+    return result.metrics
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+
+    split = nbml.split(load_breast_cancer(as_frame=True).frame, target="target", seed=0, activate=False)
+    panel = Panel(LogisticRegression(max_iter=1000), split=split, params="C", background=True)
+    slider = panel.controls[0].widget
+    grid = [float(c) for c in np.geomspace(1e-3, 1e2, 11)]
+    by_hand(split, 1.0)  # warm-up
+
+    panel_times, hand_times, threshold_times = [], [], []
+    for i in range(args.repeats):
+        C = grid[i % len(grid)] if slider.value != grid[i % len(grid)] else grid[(i + 1) % len(grid)]
+        draws = {k: f.n_draws for k, f in panel.figures.items()}
+
+        def through_panel():
+            start = time.perf_counter()
+            slider.value = C
+            assert panel.wait(30)
+            took = time.perf_counter() - start
+            assert panel.current.params["C"] == C
+            assert all(panel.figures[k].n_draws == draws[k] + 1 for k in draws)  # both plots redrawn
+            assert panel.figures["roc"].image is None or panel.figures["roc"].image.value == panel.figures["roc"].png
+            return took
+
+        def manual():
+            start = time.perf_counter()
+            by_hand(split, C)
+            return time.perf_counter() - start
+
+        if i % 2:
+            hand_times.append(manual())
+            panel_times.append(through_panel())
+        else:
+            panel_times.append(through_panel())
+            hand_times.append(manual())
+
+        start = time.perf_counter()
+        panel.threshold.value = 0.3 + 0.4 * (i % 2)
+        assert panel.wait(30)
+        threshold_times.append(time.perf_counter() - start)
+
+    med, hand = statistics.median(panel_times), statistics.median(hand_times)
+    print(f"LogisticRegression on breast_cancer, {args.repeats} slider changes each (interleaved)")
+    print(f"{'':34s}{'median ms':>10s}{'p90 ms':>10s}")
+    print(f"{'panel: C slider -> metrics+plots':34s}{med * 1000:10.1f}{p90(panel_times) * 1000:10.1f}")
+    print(f"{'by hand: train + 2 plots to PNG':34s}{hand * 1000:10.1f}{p90(hand_times) * 1000:10.1f}")
+    print(f"{'panel: threshold slider (no refit)':34s}{statistics.median(threshold_times) * 1000:10.1f}"
+          f"{p90(threshold_times) * 1000:10.1f}")
+    print(f"panel / by hand (medians): {med / hand:.2f}")
+    print(f"bar: median <= 250 ms -> {'PASS' if med <= 0.25 else 'FAIL'} ({med * 1000:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
