@@ -21,13 +21,13 @@ import time
 
 os.environ["NBML_STORE"] = "off"
 
-import numpy as np  # noqa: E402
-from sklearn.datasets import load_breast_cancer  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+import numpy as np
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
 
-import nbml  # noqa: E402
-from nbml.plots import figure_of, png_base64  # noqa: E402
-from nbml.widgets import Panel  # noqa: E402
+import nbml
+from nbml.plots import figure_of, png_base64
+from nbml.widgets import Panel
 
 
 def p90(values):
@@ -56,7 +56,7 @@ def main():
         C = grid[i % len(grid)] if slider.value != grid[i % len(grid)] else grid[(i + 1) % len(grid)]
         draws = {k: f.n_draws for k, f in panel.figures.items()}
 
-        def through_panel():
+        def through_panel(C=C, draws=draws):
             start = time.perf_counter()
             slider.value = C
             assert panel.wait(30)
@@ -66,7 +66,7 @@ def main():
             assert panel.figures["roc"].image is None or panel.figures["roc"].image.value == panel.figures["roc"].png
             return took
 
-        def manual():
+        def manual(C=C):
             start = time.perf_counter()
             by_hand(split, C)
             return time.perf_counter() - start

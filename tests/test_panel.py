@@ -9,9 +9,9 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-import nbml  # noqa: E402
-from nbml.widgets import LiveFigure, Panel, interactive_evaluation, panel  # noqa: E402
-from nbml.widgets.controls import choose_specs, control_spec  # noqa: E402
+import nbml
+from nbml.widgets import LiveFigure, Panel, interactive_evaluation, panel
+from nbml.widgets.controls import choose_specs, control_spec
 
 
 @pytest.fixture(autouse=True)

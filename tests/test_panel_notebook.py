@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 pytest.importorskip("ipywidgets")
-from nbclient import NotebookClient  # noqa: E402
+from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).parent.parent / "notebooks" / "panels.ipynb"
 

@@ -6,4 +6,4 @@ from nbml.widgets.evaluation import interactive_evaluation
 from nbml.widgets.live import LiveFigure
 from nbml.widgets.panel import Panel, panel
 
-__all__ = ["panel", "Panel", "interactive_evaluation", "LiveFigure"]
+__all__ = ["LiveFigure", "Panel", "interactive_evaluation", "panel"]

@@ -87,7 +87,7 @@ def control_spec(name: str, value, dim=None, task: str | None = None) -> Spec | 
         return None
     if isinstance(value, bool):
         return Spec(name, "bool", value)
-    if name in CHOICES or (name == "criterion" and value in sum(CRITERIA.values(), [])) or \
+    if name in CHOICES or (name == "criterion" and any(value in opts for opts in CRITERIA.values())) or \
             (name == "activation" and value in ACTIVATIONS):
         if name == "criterion":
             options = next(opts for opts in CRITERIA.values() if value in opts)
@@ -155,7 +155,7 @@ def _spec_from_dimension(name, value, dim) -> Spec:
 def _contains(options, value) -> bool:
     try:
         return any(o == value and type(o) is type(value) for o in options)
-    except Exception:
+    except Exception:  # noqa: BLE001 - values whose == raises or is not a bool
         return False
 
 
@@ -187,8 +187,8 @@ def make_widget(spec: Spec):
     import ipywidgets as widgets
 
     style = {"description_width": "initial"}
-    common = dict(description=spec.name, style=style, continuous_update=True,
-                  layout=widgets.Layout(width="340px"))
+    common = {"description": spec.name, "style": style, "continuous_update": True,
+              "layout": widgets.Layout(width="340px")}
     if spec.kind == "log":
         lo, hi = math.log10(spec.low), math.log10(spec.high)
         return widgets.FloatLogSlider(value=spec.value, base=10, min=lo, max=hi, step=(hi - lo) / 100,

@@ -107,10 +107,11 @@ class LiveFigure:
             self.n_draws += 1
             took = time.perf_counter() - now
             self.draw_time += took
-            wait = self.min_interval
-            if self.max_share is not None:
-                wait = max(wait, took / self.max_share - took)
-            self._next = time.perf_counter() + wait
+            if not force:  # forced draws (a run's first and last) do not hold back the next one
+                wait = self.min_interval
+                if self.max_share is not None:
+                    wait = max(wait, took / self.max_share - took)
+                self._next = time.perf_counter() + wait
             self._publish(self.png)
             return True
 

@@ -84,7 +84,7 @@ class Coalescer:
             self.runs += 1
             try:
                 self.fn()
-            except Exception:  # fn reports its own errors; the worker must survive
+            except Exception:  # noqa: BLE001, S110 - fn reports its own errors; the worker must survive
                 pass
 
     @property
@@ -196,8 +196,14 @@ class Panel:
 
     # -- what the panel works on ----------------------------------------------------------
     def _resolve(self, target, split, preprocess, seed, name):
-        from nbml.training import (TrainResult, check_model, final_estimator, is_torch_module,
-                                   make_model_pipeline, resolve_split)
+        from nbml.training import (
+            TrainResult,
+            check_model,
+            final_estimator,
+            is_torch_module,
+            make_model_pipeline,
+            resolve_split,
+        )
 
         if isinstance(target, TrainResult):
             if split is not None:
@@ -274,7 +280,7 @@ class Panel:
             shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
             if shown:
                 fit.warning = f"{shown[0].category.__name__}: {str(shown[0].message).splitlines()[0][:200]}"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure of the model is shown in the panel
             fit.error = f"{self.name} failed: {describe_error(exc)}"
         return fit
 
@@ -412,7 +418,7 @@ class Panel:
         est = final_estimator(model)
         history = getattr(est, "history_", None)
         if history is not None and len(history):
-            val = history["val_loss"] if "val_loss" in history else None
+            val = history.get("val_loss")
             return (np.asarray(history["epoch"]), np.asarray(history["train_loss"]),
                     None if val is None or not val.notna().any() else np.asarray(val))
         curve = getattr(est, "loss_curve_", None)
@@ -471,7 +477,7 @@ class Panel:
         est = final_estimator(fit.model)
         try:
             params = est.get_params(deep=False)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a model without get_params still keeps
             params = {}
         return self._TrainResult(self.task, dict(fit.val), dict(fit.train), None, self.split, self.name, params,
                                  fit.val_pred, fit.fit_time, self.preprocess, self.seed, fit.model, fit.pipeline,
@@ -490,7 +496,7 @@ class Panel:
             from nbml.training import _recorded
 
             result = _recorded(result)
-        except Exception:  # the store is optional here
+        except Exception:  # noqa: BLE001, S110 - the store is optional here
             pass
         self.kept[name] = result
         if self.namespace is not None:
