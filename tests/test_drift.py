@@ -168,6 +168,40 @@ def test_drift_of_a_package_and_of_the_prediction_log(result, fresh, tmp_path):
     assert report.n_rows == len(rows) and report.drifted
 
 
+def test_monitor_watches_the_prediction_log_on_a_schedule(result, fresh, tmp_path):
+    import json
+    import time
+
+    import httpx
+
+    store = str(tmp_path / "store.db")
+    deploy(result, tmp_path / "pkg")
+    package = load(tmp_path / "pkg")
+    alerts = []
+    monitor = Monitor(package, alerts.append, storage=store)
+    with nbml.serve(package, storage=store) as handle:
+        def send(frame):
+            for start in range(0, len(frame), 50):
+                part = frame.iloc[start:start + 50]
+                assert httpx.post(f"{handle.url}/predict", json=json.loads(part.to_json(orient="records"))).is_success
+            handle.log.flush()
+
+        send(fresh.drop(columns="target").head(5))
+        monitor._log_source()  # marks what is logged so far as seen: the schedule checks only newer requests
+        send(shift(fresh).drop(columns="target"))
+        monitor.start(every=0.05)
+        try:
+            for _ in range(400):  # bounded wait
+                if alerts:
+                    break
+                time.sleep(0.05)
+        finally:
+            monitor.stop()
+    assert alerts and alerts[0].drifted and alerts[0].n_rows == len(fresh)
+    last = drift(package, log=2, storage=store)  # the last two requests only
+    assert last.n_rows == 50 + len(fresh) % 50
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda r, f: drift(42, f), TypeError, "needs a TrainResult, a Package or a package path"),
     (lambda r, f: drift(r), ValueError, "no new data"),

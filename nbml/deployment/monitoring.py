@@ -22,7 +22,7 @@ import pandas as pd
 
 # Defaults of every threshold; %config Nbml.drift_<name> changes them (the lead wires these).
 THRESHOLDS = {
-    "p_value": 0.01,           # KS / chi-square p-value below which a difference is significant
+    "p_value": 0.01,           # significance level of KS / chi-square over all features (Bonferroni)
     "psi": 0.25,               # PSI that, when significant, is 'drift' (not significant: 'warning')
     "ks": 0.2,                 # KS statistic that, when significant, is 'drift' (numeric features)
     "performance_drop": 0.05,  # drop of the primary metric (absolute) that is 'drift'
@@ -111,14 +111,16 @@ def compare_categorical(ref, new, t) -> dict:
             "current": f"{top_ref}: {n[cats.index(top_ref)] / n.sum():.0%}"}
 
 
-def verdict(row: dict, t: dict) -> str:
-    """'drift' when the difference is significant (p < p_value) and large (PSI >= psi, or for
-    numeric features KS >= ks); 'warning' when it is only one of the two (a large PSI on
-    too few rows to be sure, or a significant but small shift); else 'ok'."""
+def verdict(row: dict, t: dict, tests: int = 1) -> str:
+    """'drift' when the difference is significant and large (PSI >= psi, or for numeric
+    features KS >= ks); 'warning' when it is only one of the two (a large PSI on too few
+    rows to be sure, or a significant but small shift); else 'ok'. Significant means
+    p < p_value / tests (Bonferroni): with 30 features tested, p_value stays the chance of
+    a false alarm in the whole report, not per feature."""
     psi, p, stat = row.get("psi"), row.get("p_value"), row.get("statistic")
     if psi is None or (isinstance(psi, float) and math.isnan(psi)):
         return "ok"
-    significant = p is not None and not math.isnan(p) and p < t["p_value"]
+    significant = p is not None and not math.isnan(p) and p < t["p_value"] / max(1, tests)
     large = psi >= t["psi"] or (row.get("test") == "ks" and stat >= t["ks"])
     if significant and large:
         return "drift"
@@ -316,7 +318,8 @@ def drift(model, data=None, y=None, *, log: bool | int = False, reference: pd.Da
     for col in ("reference", "current"):
         if col not in table:
             table[col] = None
-    table["verdict"] = [verdict(r, t) for r in table.to_dict("records")] if len(data) >= t["min_rows"] \
+    table["verdict"] = [verdict(r, t, len(table)) for r in table.to_dict("records")] \
+        if len(data) >= t["min_rows"] \
         else "too few rows"
     rank = table["verdict"].map({"drift": 2, "warning": 1}).fillna(0)
     table = (table.assign(_rank=rank, _psi=table["psi"].fillna(-1))
