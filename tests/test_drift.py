@@ -186,18 +186,19 @@ def test_monitor_watches_the_prediction_log_on_a_schedule(result, fresh, tmp_pat
                 assert httpx.post(f"{handle.url}/predict", json=json.loads(part.to_json(orient="records"))).is_success
             handle.log.flush()
 
-        send(fresh.drop(columns="target").head(5))
-        monitor._log_source()  # marks what is logged so far as seen: the schedule checks only newer requests
-        send(shift(fresh).drop(columns="target"))
+        send(fresh.drop(columns="target").head(5))  # logged before the monitor starts: not checked
         monitor.start(every=0.05)
         try:
+            send(shift(fresh).drop(columns="target"))
             for _ in range(400):  # bounded wait
                 if alerts:
                     break
                 time.sleep(0.05)
         finally:
             monitor.stop()
-    assert alerts and alerts[0].drifted and alerts[0].n_rows == len(fresh)
+    assert alerts and {"mean radius", "worst texture"} <= set(alerts[0].drifted_features)
+    assert sum(monitor.history["rows"]) <= len(fresh)  # the five rows from before start() were skipped
+    assert monitor.history["rows"].min() >= 30  # small batches wait for min_rows
     last = drift(package, log=2, storage=store)  # the last two requests only
     assert last.n_rows == 50 + len(fresh) % 50
 

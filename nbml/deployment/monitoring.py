@@ -442,22 +442,34 @@ class Monitor:
         self._last_log_id = int(rows["_id"].max())
         return rows.drop(columns=["_id", "_created"])
 
-    def start(self, every: float = 60.0, source=None) -> Monitor:
-        """Check every ``every`` seconds in a background thread (``stop()`` ends it)."""
+    def start(self, every: float = 60.0, source=None, backlog: bool = False) -> Monitor:
+        """Check every ``every`` seconds in a background thread (``stop()`` ends it).
+
+        ``source()`` returns the next batch (a DataFrame, or None when there is nothing new);
+        by default the inputs logged since the last check, starting now (``backlog=True``:
+        starting with what the log already holds). Rows wait for the next check until there
+        are ``min_rows`` of them."""
         if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
             raise ValueError(f"every={every!r} must be a positive number of seconds")
         if source is not None and not callable(source):
             raise TypeError(f"source={source!r} must be a function returning a DataFrame (or None)")
         if self.running:
             raise ValueError("the monitor is already running; stop() it first")
-        source = source or self._log_source
+        if source is None:
+            source = self._log_source
+            if not backlog:
+                self._log_source()  # everything logged so far counts as seen
         self._stop.clear()
 
         def loop():
+            pending = None  # rows wait until there are min_rows of them
             while not self._stop.wait(every):
                 try:
                     batch = source()
                     if batch is not None and len(batch):
+                        pending = batch if pending is None else pd.concat([pending, batch], ignore_index=True)
+                    if pending is not None and len(pending) >= self.thresholds["min_rows"]:
+                        batch, pending = pending, None
                         self.check(batch)
                 except Exception as exc:  # noqa: BLE001 - a bad batch must not end the schedule
                     self.errors.append(f"{type(exc).__name__}: {exc}")
