@@ -32,13 +32,15 @@ HALVING_FACTOR = 3
 # -- one configuration ---------------------------------------------------------------------
 
 def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_params=None, max_rows=None,
-                    report=None, epoch_key=None, greater=True, weights=None, weight_keys=()):
+                    report=None, epoch_key=None, greater=True, weights=None, weight_keys=(), prepared=None):
     """Fit and score one configuration on every fold; a dict describing the trial.
 
     ``report(step, value)`` receives intermediate scores (per epoch for torch models when
     ``epoch_key`` names their callbacks parameter, else the running mean per fold) and may
     raise ``optuna.TrialPruned``. ``weights`` (one per row of ``X``) go to the fit keywords
-    ``weight_keys`` (a coreset's weights). Errors of the model become ``state='fail'``.
+    ``weight_keys`` (a coreset's weights). ``prepared`` (from ``prepare_folds``) holds each
+    fold's already-preprocessed rows when only the final estimator's parameters vary: then
+    only that estimator is fit. Errors of the model become ``state='fail'``.
     """
     from sklearn.base import clone
 
@@ -50,14 +52,19 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
         for i, (train_idx, test_idx) in enumerate(folds):
             if max_rows is not None and len(train_idx) > max_rows:
                 train_idx = _subsample(train_idx, y, task, max_rows, seed + i)
-            model = clone(pipeline).set_params(**params)
+                prepared = None
+            if prepared is not None:
+                model = clone(prepared.estimator).set_params(**prepared.strip(params))
+            else:
+                model = clone(pipeline).set_params(**params)
             if epoch_key is not None:
                 from nbml.tuning.pruning import EpochReporter
 
                 if reporter is None:
                     reporter = EpochReporter(report, metric, greater)
                 reporter.active = i == 0
-                model.set_params(**{epoch_key: [reporter]})
+                key = prepared.strip_key(epoch_key) if prepared is not None else epoch_key
+                model.set_params(**{key: [reporter]})
             y_tr = None if y is None else y.iloc[train_idx]
             y_te = None if y is None else y.iloc[test_idx]
             with warnings.catch_warnings():
@@ -65,8 +72,13 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
                 fold_params = fit_params
                 if weights is not None and weight_keys:
                     fold_params = dict(fit_params or {}, **{k: weights[train_idx] for k in weight_keys})
-                _fit(model, X.iloc[train_idx], y_tr, task, fold_params)
-                values = predict(model, X.iloc[test_idx], task, y=y_te).metrics(seed)
+                if prepared is not None:
+                    Xt_train, Xt_test = prepared.folds[i]
+                    _fit(model, Xt_train, y_tr, task, prepared.strip(fold_params or {}))
+                    values = predict(model, Xt_test, task, y=y_te).metrics(seed)
+                else:
+                    _fit(model, X.iloc[train_idx], y_tr, task, fold_params)
+                    values = _predict_once(model, X.iloc[test_idx], task, y_te).metrics(seed)
             score = values.get(metric, math.nan)
             if score is None or not math.isfinite(score):
                 raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
@@ -93,6 +105,59 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
     if reporter is not None:
         out["epochs"] = reporter.epochs
     return out
+
+
+def _predict_once(model, X, task, y):
+    """``predict`` with the preprocessing applied once (not once for labels, again for probabilities)."""
+    steps = getattr(model, "steps", None)
+    if steps and len(steps) > 1:
+        return predict(steps[-1][1], model[:-1].transform(X), task, y=y)
+    return predict(model, X, task, y=y)
+
+
+class PreparedFolds:
+    """Each fold's rows passed through the fitted preprocessing once, for searches whose
+    parameters all belong to the final estimator (the preprocessing fit on a fold does not
+    depend on them, so refitting it per configuration would only repeat the same work)."""
+
+    def __init__(self, estimator, prefix, folds):
+        self.estimator, self.prefix, self.folds = estimator, prefix, folds
+
+    def strip_key(self, key):
+        return key[len(self.prefix):] if key.startswith(self.prefix) else key
+
+    def strip(self, params):
+        return {self.strip_key(k): v for k, v in params.items()}
+
+
+# at most this many preprocessed values are kept (all folds together)
+PREPARE_LIMIT = 50_000_000
+
+
+def prepare_folds(pipeline, X, y, task, folds, keys, fit_params=None):
+    """``PreparedFolds`` when every tuned key (and fit parameter) is the final estimator's and
+    the pipeline is ``preprocess -> model``; else None (each trial fits the whole pipeline)."""
+    from sklearn.base import clone
+
+    steps = getattr(pipeline, "steps", None)
+    if not steps or len(steps) != 2 or getattr(steps[-1][1], "steps", None) is not None:
+        return None
+    prefix = steps[-1][0] + "__"
+    if not all(k.startswith(prefix) for k in list(keys) + list(fit_params or {})):
+        return None
+    if X.shape[0] * X.shape[1] * len(folds) > PREPARE_LIMIT:
+        return None
+    out = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for train_idx, test_idx in folds:
+                pre = clone(steps[0][1])
+                y_tr = None if y is None else y.iloc[train_idx]
+                out.append((pre.fit_transform(X.iloc[train_idx], y_tr), pre.transform(X.iloc[test_idx])))
+    except Exception:
+        return None  # let every trial fit the whole pipeline and report its own error
+    return PreparedFolds(steps[-1][1], prefix, out)
 
 
 def _subsample(idx, y, task, n, seed):
@@ -256,7 +321,8 @@ class _Search:
     def job_args(self, params, **extra) -> dict:
         args = dict(pipeline=self.pipeline, params=params, X=self.X, y=self.y, task=self.task, folds=self.folds,
                     metric=self.metric, seed=self.seed, fit_params=self.fit_params, greater=self.greater,
-                    weights=self.weights, weight_keys=self.weight_keys)
+                    weights=self.weights, weight_keys=self.weight_keys, prepared=self.prepared,
+                    epoch_key=self.epoch_key)
         args.update(extra)
         return args
 
@@ -426,8 +492,8 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
         raise ValueError(f"study={study!r} must be a non-empty name")
     previous = _previous_records(url, study) if url is not None else []
 
-    epoch_key = None
-    if prune is not None and is_epoch_model(final_estimator(pipeline)):
+    epoch_key = None  # torch estimators: count epochs (and report them when pruning)
+    if is_epoch_model(final_estimator(pipeline)):
         epoch_key = _space._final_prefix(pipeline) + "callbacks"
     from nbml.tuning.live import make_callbacks
 
@@ -436,7 +502,9 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
                      fit_params=fit_params, greater=greater, n_jobs=n_jobs, scheduler=scheduler,
                      timeout=timeout, method=method, model_name=model_name, fingerprint=data_split.fingerprint,
                      url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key,
-                     weights=weights, weight_keys=weight_keys, search_seed=int(search_seed))
+                     weights=weights, weight_keys=weight_keys, search_seed=int(search_seed),
+                     prepared=None if weights is not None else prepare_folds(pipeline, X, y, task, folds, dims,
+                                                                             fit_params))
     total = {"grid": None if grid is None else int(np.prod([len(v) for v in grid.values()])),
              "random": trials or DEFAULT_TRIALS["random"], "bayes": trials or DEFAULT_TRIALS["bayes"],
              "halving": None}[method]
@@ -851,7 +919,7 @@ def _run_bayes(search, dims, total, prune, sampler, resume):
             else:
                 trial, params = batch[0]
                 report = _reporter(trial) if prune is not None else None
-                outcomes = [evaluate_config(**search.job_args(params, report=report, epoch_key=search.epoch_key))]
+                outcomes = [evaluate_config(**search.job_args(params, report=report))]
         except KeyboardInterrupt:
             for t, _ in batch:
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
