@@ -322,9 +322,12 @@ def test_torch_pruning_reports_epochs(store, cancer_split):
     from nbml import TorchClassifier
 
     model = TorchClassifier(epochs=5, hidden=(8,), batch_size=128, seed=0)
-    result = nbml.tune(model, {"lr": loguniform(1e-5, 1e-1)}, method="bayes", trials=8, prune="median", seed=0)
-    assert "epochs" in result.trials and result.total_epochs <= 8 * 5
-    assert (result.trials["epochs"] >= 1).all()
+    result = nbml.tune(model, {"lr": loguniform(1e-5, 1e-1)}, method="bayes", trials=9, prune="median", seed=0)
+    assert result.n_pruned >= 1 and result.total_epochs < 9 * 5
+    pruned = result.trials[result.trials["state"] == "pruned"]
+    assert (pruned["epochs"] < 5).all() and (result.trials["epochs"] >= 1).all()
+    unpruned = nbml.tune(model, {"lr": loguniform(1e-5, 1e-1)}, method="random", trials=2, seed=0)
+    assert unpruned.total_epochs == 2 * 5  # epochs are counted without pruning too
 
 
 def test_live_view_updates_one_plot_in_place_in_a_kernel(tmp_path):

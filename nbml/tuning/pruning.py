@@ -69,6 +69,9 @@ class EpochReporter:
                 value = -loss if _finite(loss) else None
         else:
             value = last.get(column) if column in history.columns else last.get("val_loss")
+        if not _finite(value):  # no validation rows: the training loss is the signal left
+            loss = last.get("train_loss")
+            value = (-loss if self.greater else loss) if _finite(loss) else None
         if _finite(value):
             self.report(int(last["epoch"]), float(value))
 

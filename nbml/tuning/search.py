@@ -74,7 +74,13 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
                     fold_params = dict(fit_params or {}, **{k: weights[train_idx] for k in weight_keys})
                 if prepared is not None:
                     Xt_train, Xt_test = prepared.folds[i]
-                    _fit(model, Xt_train, y_tr, task, prepared.strip(fold_params or {}))
+                    fold_params = prepared.strip(fold_params or {})
+                    if report is not None and epoch_key is not None and i == 0 and \
+                            model.get_params().get("patience") is None:
+                        # per-epoch scores on the rows the trial is scored on feed the pruner
+                        # (without early stopping they steer nothing else)
+                        fold_params.update(X_val=Xt_test, y_val=y_te)
+                    _fit(model, Xt_train, y_tr, task, fold_params)
                     values = predict(model, Xt_test, task, y=y_te).metrics(seed)
                 else:
                     _fit(model, X.iloc[train_idx], y_tr, task, fold_params)
@@ -370,7 +376,9 @@ class _Search:
         for params, extra in batch:
             jobs.append(self.job_args(params, **extra.pop("_job", {})))
         n_jobs = -1 if self.scheduler is not None else self.n_jobs
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        # one task per trial (trials are long enough), results as they come: a timeout or Ctrl-C
+        # stops consuming them and joblib cancels what has not started
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
         results = parallel(delayed(_run_one)(a) for a in jobs)
         try:
             for (params, extra), outcome in zip(batch, results):
@@ -756,12 +764,9 @@ def _run_grid(search, grid, previous, limit):
 
 
 def _in_chunks(search, candidates):
-    """Run candidates in chunks, so a timeout or Ctrl-C stops between chunks."""
-    size = len(candidates) if search.n_jobs == 1 and search.scheduler is None else max(8, 4 * search.workers)
-    for start in range(0, len(candidates), size):
-        if search.out_of_time():
-            return
-        search.run_batch(candidates[start:start + size])
+    """Run the candidates (the serial loop and the parallel generator both stop on a timeout)."""
+    if not search.out_of_time():
+        search.run_batch(candidates)
 
 
 def _sample(dims, rng):
