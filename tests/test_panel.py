@@ -82,6 +82,25 @@ def test_space_fixes_widgets_and_ranges():
     assert type(checkbox.widget).__name__ == "Dropdown"
 
 
+def test_automatic_controls_open_on_the_model_as_given():
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.svm import SVC
+
+    from nbml.widgets.controls import make_controls
+
+    cases = [(RandomForestClassifier(), ["n_estimators", "max_depth", "min_samples_leaf"]),  # not max_features='sqrt'
+             (SVC(), ["C"]),  # not gamma='scale'
+             (SVC(gamma=0.1), ["C", "gamma"]),
+             (MLPClassifier(hidden_layer_sizes=(7,)), ["alpha", "learning_rate_init", "hidden_layer_sizes"]),
+             (HistGradientBoostingClassifier(l2_regularization=0.5), ["learning_rate", "max_iter", "max_leaf_nodes",
+                                                                     "min_samples_leaf", "l2_regularization"])]
+    for model, names in cases:
+        controls = make_controls(model)
+        assert [c.name for c in controls] == names
+        assert {c.name: c.model_value() for c in controls} == {n: model.get_params()[n] for n in names}
+
+
 def test_unknown_parameter_names_the_valid_ones():
     from sklearn.linear_model import LogisticRegression
 
@@ -229,6 +248,18 @@ def test_torch_loss_curve_redraws(cancer_split):
     png = p.figures["loss"].png
     control(p, "lr").value = 0.05
     assert p.figures["loss"].png != png and p.current.model[-1].lr == pytest.approx(0.05, rel=1e-6)
+
+
+def test_sklearn_mlp_loss_curve_and_layer_choice(cancer_split):
+    from sklearn.neural_network import MLPClassifier
+
+    p = Panel(MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0), split=cancer_split,
+              background=False)
+    assert "loss" in p.figures
+    png = p.figures["loss"].png
+    control(p, "hidden_layer_sizes").value = (100, 50)
+    assert p.current.model[-1].hidden_layer_sizes == (100, 50) and p.figures["loss"].png != png
+    assert "ConvergenceWarning" in p.status.value  # the model's warning, shown in the panel
 
 
 def test_bad_targets_are_clear_errors(cancer_split):

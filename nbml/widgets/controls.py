@@ -234,6 +234,7 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
             raise ValueError("params= is empty; name at least one parameter, e.g. params='C'")
     else:
         names = _default_names(estimator, own)
+        fallback = _default_dims(estimator)
     keys = _space.resolve({n: None for n in names}, pipeline)
     every = pipeline.get_params(deep=True)
     out = []
@@ -241,6 +242,8 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
         value = every[key]
         short = key.rsplit("__", 1)[-1]
         spec = control_spec(short, value, dims.get(name), task)
+        if spec is None and space is None and params is None and name in fallback:
+            spec = _representable(control_spec(short, value, _with_value(fallback[name], value), task), value)
         if spec is None:
             if params is None and space is None:
                 continue
@@ -252,6 +255,35 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
         raise ValueError(f"no hyperparameters of {type(estimator).__name__} to control; name them with "
                          f"params=... (its parameters are {', '.join(sorted(own))})")
     return out
+
+
+def _with_value(dim, value):
+    """A categorical dimension that also offers the current value (e.g. hidden_layer_sizes)."""
+    if dim.kind == "categorical" and not _contains(dim.values, value):
+        return _space.Categorical([value, *dim.values])
+    return dim
+
+
+def _representable(spec, value):
+    """``spec`` if its control starts at ``value`` (the panel must open on the model as
+    given: gamma='scale' or max_features='sqrt' get no slider automatically), else None."""
+    if spec is None:
+        return None
+    if spec.kind == "choice":
+        return spec if _contains([spec.value], value) else None
+    if spec.kind == "int":
+        return spec if value is not None and isinstance(value, numbers.Integral) and spec.value == value else None
+    same = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isclose(spec.value, value)
+    return spec if same else None
+
+
+def _default_dims(estimator) -> dict:
+    try:
+        from nbml.tuning.defaults import default_space
+
+        return _space.normalize(default_space(estimator))
+    except (ImportError, ValueError):
+        return {}
 
 
 def _default_names(estimator, own) -> list:
