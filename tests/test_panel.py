@@ -286,6 +286,8 @@ def test_panel_magic(ip, run, cancer):
     assert isinstance(w, ipywidgets.VBox) and w.panel.controls[0].name == "C"
     w.panel.keep("from_the_panel")
     assert ip.user_ns["from_the_panel"].metrics == w.panel.current.val  # the notebook's namespace
+    assert not run("%panel LogisticRegression(C=0.5) -o w2").error  # a model: the active split
+    assert ip.user_ns["w2"].panel.values() == {"C": 0.5}
     bad = run("%panel lr --params Cee")
     assert bad.error is not None and "its parameters are C, " in str(bad.error)
 

@@ -249,8 +249,16 @@ class Panel:
         with self._lock:
             self.history.append(fit)
             if fit.error is None:
-                self._accept(fit, record=False)
-                self._show(fit)
+                previous = self.current
+                try:
+                    self._accept(fit, record=False)
+                    self._show(fit)
+                except Exception as exc:  # noqa: BLE001 - a plot that cannot be drawn must not freeze the panel
+                    from nbml.training import describe_error
+
+                    self.current = previous
+                    fit.error = f"drawing failed: {describe_error(exc)}"
+                    self._set_status("error", f"{fit.error} — still showing the last good setting")
             else:
                 self.last_error = fit.error
                 self._render_history()
