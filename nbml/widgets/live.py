@@ -42,6 +42,7 @@ def _wipe(ax):
     ax.set_ylabel("")
     ax.relim()
     ax.set_autoscale_on(True)
+    ax.set_prop_cycle(None)  # the same colours on every redraw
 
 
 class LiveFigure:
