@@ -326,6 +326,8 @@ def test_live_figure_throttles_and_flushes():
     assert not live.draw(draw, 2) and not live.draw(draw, 3)  # too soon: deferred
     assert calls == [1] and live.flush() and calls == [1, 3]  # only the latest one is drawn
     assert image.value != first and live.n_draws == 2 and len(live.axes[0].lines) == 1
-    assert live.axes[0].lines[0].get_color() == "#1f77b4"  # redraws start the colour cycle again
+    from matplotlib.colors import to_hex
+
+    assert to_hex(live.axes[0].lines[0].get_color()) == "#1f77b4"  # each redraw starts the colour cycle again
     with pytest.raises(ValueError, match="min_interval"):
         LiveFigure(min_interval=-1)
