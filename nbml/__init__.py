@@ -23,6 +23,7 @@ _LAZY = {
     "TorchClassifier": "nbml.torch.estimators",
     "TorchRegressor": "nbml.torch.estimators",
     "mlp": "nbml.torch.mlp",
+    "lr_find": "nbml.torch.lr_find",
     "tune": "nbml.tuning",
     "TuneResult": "nbml.tuning",
     "runs": "nbml.store",
@@ -37,8 +38,9 @@ _LAZY = {
     "load": "nbml.deployment",
     "serve": "nbml.deployment",
     "drift": "nbml.deployment",
-    "explore": "nbml.widgets",
-    "label_issues": "nbml.labels",
+    "Monitor": "nbml.deployment",
+    "prediction_log": "nbml.deployment",
+    "EdaReport": "nbml.eda_report",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
 _SUBMODULES = {"scratch", "space", "check", "metrics", "preprocess", "plots", "widgets"}

@@ -2,6 +2,7 @@
 
     python -m nbml quickstart [--output PATH]     execute notebooks/quickstart.ipynb
     python -m nbml run NOTEBOOK [--output PATH]   execute any notebook
+    python -m nbml serve PATH [--port P]          serve a deployed model over HTTP
 """
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ def execute(path: Path, output: Path | None = None, timeout: int = 600, kernel: 
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["serve"]:
+        from nbml.deployment.service import main as serve_main
+
+        return serve_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m nbml", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,6 +50,7 @@ def main(argv=None) -> int:
     run = sub.add_parser("run", help="execute a notebook headless")
     run.add_argument("notebook", type=Path)
     run.add_argument("--output", "-o", type=Path, default=None)
+    sub.add_parser("serve", help="serve a deployed model: python -m nbml serve PATH --help")
     args = parser.parse_args(argv)
 
     path = find_notebook("quickstart") if args.command == "quickstart" else args.notebook

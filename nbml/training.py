@@ -66,6 +66,11 @@ def is_torch_module(obj) -> bool:
     return any(c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in cls.__mro__)
 
 
+def is_torch_estimator(model) -> bool:
+    """nbml's TorchClassifier/TorchRegressor (alone or ending a Pipeline)."""
+    return type(final_estimator(model)).__module__.startswith("nbml.torch")
+
+
 def check_model(model, task: str):
     """Raise a clear error if ``model`` is not an estimator or does not fit ``task``."""
     if isinstance(model, type) and hasattr(model, "fit"):
@@ -391,6 +396,12 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
         from nbml.torch.estimators import from_module
 
         model = from_module(model, task, **{"seed": seed, **torch_options})
+    elif torch_options and is_torch_estimator(model):
+        from sklearn.base import clone as _clone
+
+        steps = getattr(model, "steps", None)
+        prefix = f"{steps[-1][0]}__" if steps else ""
+        model = _clone(model).set_params(**{prefix + k: v for k, v in torch_options.items()})
     elif torch_options:
         raise TypeError(f"options {', '.join(sorted(torch_options))} apply to torch models only")
     check_model(model, task)
@@ -425,7 +436,15 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
                                          _fit_params=fit_params, options=options))
         fitted = clone(pipeline)
         start = time.perf_counter()
-        _fit(fitted, data_split.X_train, data_split.y_train, task, fit_params)
+        if is_torch_estimator(fitted) and not getattr(fitted, "drop_missing", False) \
+                and not getattr(fitted, "drop_outliers", False) and not getattr(fitted, "balance", None):
+            # the validation rows give the loss curve (and early stopping) its validation side
+            from nbml.torch.estimators import fit_with_validation
+
+            fit_with_validation(fitted, data_split.X_train, data_split.y_train, data_split.X_val,
+                                data_split.y_val, **fit_params)
+        else:
+            _fit(fitted, data_split.X_train, data_split.y_train, task, fit_params)
         fit_time = time.perf_counter() - start
         held_out = predict(fitted, data_split.X_val, task, y=data_split.y_val)
         val = held_out.metrics(seed)
@@ -449,6 +468,32 @@ def _recorded(result: TrainResult) -> TrainResult:
 
         warnings.warn(f"nbml could not record the run: {exc}", stacklevel=3)
     return result
+
+
+def find_lr(model, split=None, seed=None, start=1e-7, end=10.0, steps=100, **torch_options):
+    """The learning-rate range test (Smith 2015) for a torch module or estimator on the
+    split's training rows, preprocessed as ``train()`` would; returns the lr_find result
+    (``lrs``, ``losses``, ``suggestion``, ``plot()``)."""
+    from sklearn.base import clone
+
+    from nbml.torch.lr_find import lr_find
+
+    data_split = resolve_split(split)
+    seed = data_split.seed if seed is None else int(seed)
+    if is_torch_module(model):
+        from nbml.torch.estimators import from_module
+
+        model = from_module(model, data_split.task, **{"seed": seed, **torch_options})
+    if not is_torch_estimator(model):
+        raise TypeError(f"the learning-rate finder needs a torch model; got {type(model).__name__}")
+    pipeline = make_model_pipeline(model, data_split, "auto", seed)
+    X, y = data_split.X_train, data_split.y_train
+    if getattr(pipeline, "steps", None):
+        X = clone(pipeline[:-1]).fit(X, y).transform(X)
+        estimator = pipeline.steps[-1][1]
+    else:
+        estimator = pipeline
+    return lr_find(estimator, X, y, start=start, end=end, steps=steps, task=data_split.task)
 
 
 class FitError(ValueError):

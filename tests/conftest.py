@@ -8,6 +8,16 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Small networks train faster on one thread on a 2-core machine shared with the kernel."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def shell():
     from IPython.core.interactiveshell import InteractiveShell

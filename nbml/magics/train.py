@@ -39,6 +39,9 @@ class TrainMagics(NbmlMagicsBase):
     @argument("--clip", type=float, default=None, help="gradient-norm clipping")
     @argument("--class-weight", default=None, help="balanced")
     @argument("--device", default=None, help="auto | cpu | cuda")
+    @argument("--no-live", action="store_true", help="no live loss curve while training")
+    @argument("--lr-find", action="store_true",
+              help="run the learning-rate range test instead of training; shows the suggested rate")
     @line_cell_magic("train")
     def train_magic(self, line, cell=None):
         """Train a model on the active split (see %split) and show train vs validation metrics.
@@ -64,11 +67,42 @@ class TrainMagics(NbmlMagicsBase):
         cv = self.option(args.cv, "cv") or None
         torch_options = {k: getattr(args, k) for k in TORCH_OPTIONS if getattr(args, k) is not None}
         seed = args.seed if args.seed is not None else (self.nbml.seed if data is not None else None)
+        if args.lr_find:
+            from nbml.training import find_lr
+
+            with user_errors():
+                found = find_lr(model, seed=seed, **torch_options)
+            return self.finish(found, args.out, self.silenced(line, cell))
+        model, torch_options = self._live_view(model, torch_options, live=not args.no_live and cv is None)
         with user_errors():
             result = train(model, cv=cv, preprocess=self.option(args.preprocess, "preprocess"), seed=seed,
                            n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=args.target,
                            **preprocessing_options(args), **torch_options)
         return self.finish(result, args.out, self.silenced(line, cell))
+
+    @staticmethod
+    def _live_view(model, torch_options, live):
+        """Torch models train with the live loss curve (notebook) or a text line (terminal)."""
+        from nbml.training import is_torch_estimator, is_torch_module
+
+        if not live:
+            return model, torch_options
+        if is_torch_module(model) and "callbacks" not in torch_options:
+            from nbml.torch.callbacks import progress_view
+
+            view = progress_view("auto")
+            return model, {**torch_options, "callbacks": [view] if view else None}
+        if hasattr(model, "get_params") and is_torch_estimator(model) and \
+                model.get_params().get("callbacks", model.get_params().get("model__callbacks")) is None:
+            from sklearn.base import clone
+
+            from nbml.torch.callbacks import progress_view
+
+            view = progress_view("auto")
+            key = "callbacks" if "callbacks" in model.get_params() else None
+            if key and view is not None:
+                return clone(model).set_params(callbacks=[view]), torch_options
+        return model, torch_options
 
     @magic_arguments(name="evaluate")
     @argument("result", help="a TrainResult variable (from %%train -o NAME)")
