@@ -308,6 +308,13 @@ def test_interactive_evaluation_switches_plots_without_refitting(cancer_split):
     assert image.value != roc
     view.buttons.value = "roc"
     assert image.value == roc and view.figure.n_draws == 2  # from the cache
+    assert view.learning is None
+    view.buttons.value = "learning"  # the one plot that fits models: computed once, on first use
+    learning = view.learning
+    assert learning is not None and image.value not in (roc, view.cache["cm"])
+    view.buttons.value = "pr"
+    view.buttons.value = "learning"
+    assert view.learning is learning and view.figure.n_draws == 4
     with pytest.raises(TypeError, match="TrainResult or an Evaluation"):
         interactive_evaluation(42)
 
