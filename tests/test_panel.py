@@ -312,6 +312,7 @@ def test_interactive_evaluation_switches_plots_without_refitting(cancer_split):
     view.buttons.value = "learning"  # the one plot that fits models: computed once, on first use
     learning = view.learning
     assert learning is not None and image.value not in (roc, view.cache["cm"])
+    assert view.figure.axes[0].get_aspect() == "auto"  # not the confusion matrix's square cells
     view.buttons.value = "pr"
     view.buttons.value = "learning"
     assert view.learning is learning and view.figure.n_draws == 4

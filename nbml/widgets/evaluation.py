@@ -44,7 +44,8 @@ class InteractiveEvaluation:
         if not available:
             raise ValueError(f"no plots for a {task} result")
         self.kinds = available
-        self.figure = LiveFigure(1, figsize=(4.8, 3.8), dpi=72)
+        # different plots take turns on these axes: clear them fully between kinds
+        self.figure = LiveFigure(1, figsize=(4.8, 3.8), dpi=72, reuse_axes=False)
         self.cache: dict[str, bytes] = {}
         self.buttons = widgets.ToggleButtons(options=[(LABELS[k], k) for k in available], value=available[0])
         self.buttons.observe(lambda change: self.show(change["new"]), names="value")

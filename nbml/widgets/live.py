@@ -98,6 +98,7 @@ class LiveFigure:
             for ax in self.axes:
                 _wipe(ax) if self.reuse_axes else ax.clear()
                 ax.set_axis_on()
+                ax.set_aspect("auto")  # images and ROC curves set 'equal'; the next plot may not want it
             # titles and colorbars live outside the axes: blank or drop what a previous draw added
             for text in self.figure.texts:
                 text.set_text("")
