@@ -159,6 +159,8 @@ def _fold(pipeline, X, y, task, train_idx, test_idx, seed, fit_params):
     X_tr, X_te = X.iloc[train_idx], X.iloc[test_idx]
     y_tr = None if y is None else y.iloc[train_idx]
     y_te = None if y is None else y.iloc[test_idx]
+    fit_params = {k: (np.asarray(v)[train_idx] if k.endswith("sample_weight") and np.ndim(v) == 1
+                      and len(v) == len(X) else v) for k, v in (fit_params or {}).items()}
     start = time.perf_counter()
     _fit(model, X_tr, y_tr, task, fit_params)
     fit_time = time.perf_counter() - start
@@ -355,6 +357,34 @@ def diagnose(task, train, val, split_) -> str:
     return ""
 
 
+def is_coreset(obj) -> bool:
+    return all(hasattr(obj, a) for a in ("weights", "X", "y", "n_represented"))
+
+
+def coreset_split(cs, seed=0, cv=None):
+    """A split whose training rows are the coreset's, with their weights (a Series by row).
+
+    Validation and test rows are the active split's when it has the same features (the
+    model is judged on real rows); otherwise the coreset's rows are split, seeded. With
+    ``cv``, the folds are cut from the coreset's rows alone (weighted CV)."""
+    import pandas as pd
+
+    weights = pd.Series(np.asarray(cs.weights, dtype=float), index=cs.X.index)
+    active = active_split()
+    X = cs.X if isinstance(cs.X, pd.DataFrame) else pd.DataFrame(cs.X)
+    y = pd.Series(np.asarray(cs.y), index=X.index, name=cs.target or "target")
+    if active is not None and list(active.X_train.columns) == [str(c) for c in X.columns] and active.y_train is not None:
+        X = X.copy()
+        X.columns = active.X_train.columns
+        X_val, y_val = (active.X_val, active.y_val) if cv is None else (active.X_val.iloc[:0], active.y_val.iloc[:0])
+        made = Split(X, X_val, active.X_test, y.rename(active.target), y_val, active.y_test,
+                     task=active.task, target=active.target, classes_=active.classes_, seed=active.seed,
+                     fingerprint=f"coreset:{active.fingerprint}", options=active.options)
+        return made, weights
+    frame = X.assign(**{str(y.name): y.to_numpy()})
+    return _split(frame, target=str(y.name), seed=seed, activate=False), weights
+
+
 def resolve_split(split=None, data=None, target=None, seed=0) -> Split:
     if data is not None:
         return _split(data, target=target, seed=seed, activate=False)
@@ -389,7 +419,11 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
     """
     from sklearn.base import clone
 
-    data_split = resolve_split(split, data, target, seed=0 if seed is None else seed)
+    weights = None
+    if is_coreset(data):
+        data_split, weights = coreset_split(data, seed=0 if seed is None else seed, cv=cv)
+    else:
+        data_split = resolve_split(split, data, target, seed=0 if seed is None else seed)
     seed = data_split.seed if seed is None else int(seed)
     task = data_split.task
     if is_torch_module(model):
@@ -418,6 +452,18 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
                             balance=balance, interactions=interactions, poly=poly, select=select)
     pipeline = make_model_pipeline(model, data_split, preprocess, seed, options)
     fit_params = dict(fit_params or {})
+    train_params = fit_params
+    if weights is not None:
+        from nbml.coresets.base import sample_weight_keys
+
+        keys = sample_weight_keys(pipeline)
+        if not keys:
+            raise ValueError(f"{name} cannot take sample_weight, so it cannot use the coreset's weights: build "
+                             f"the coreset with method='uniform' and fit it without weights, or pick a model "
+                             f"that accepts sample_weight")
+        rows = data_split.X_trainval if cv is not None else data_split.X_train
+        fit_params = {**fit_params, **{k: weights.loc[rows.index].to_numpy() for k in keys}}
+        train_params = {**train_params, **{k: weights.loc[data_split.X_train.index].to_numpy() for k in keys}}
 
     if cv is not None:
         check_folds(cv, data_split.X_trainval, data_split.y_trainval, task)
@@ -433,7 +479,7 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
             trn = {m: float(folds[f"train_{m}"].mean()) for m in names}
             return _recorded(TrainResult(task, val, trn, folds, data_split, name, params, oof,
                                          float(folds["fit_time"].sum()), preprocess, seed, _pipeline=pipeline,
-                                         _fit_params=fit_params, options=options))
+                                         _fit_params=train_params, options=options))
         fitted = clone(pipeline)
         start = time.perf_counter()
         if is_torch_estimator(fitted) and not getattr(fitted, "drop_missing", False) \

@@ -153,8 +153,10 @@ def _user_errors():
     except UsageError:
         raise
     except (ValueError, TypeError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise UsageError(str(message)) from None
+        message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        if len(message) > 400:  # an error from deep inside a library: keep the line readable
+            message = message[:400] + " …"
+        raise UsageError(message) from None
 
 
 def warn(message: str):

@@ -1,6 +1,7 @@
 """``%split``: choose the dataset, split it, make it active."""
 from __future__ import annotations
 
+from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -35,4 +36,36 @@ class DataMagics(NbmlMagicsBase):
                            val=self.option(args.val, "val"), seed=self.option(args.seed, "seed"),
                            task=args.task, ratio=args.ratio, **preprocessing_options(args))
         result.name = args.data
+        return self.finish(result, args.out, self.silenced(line))
+
+    @magic_arguments(name="coreset")
+    @argument("data", nargs="?", default=None, help="DataFrame variable (or use --file)")
+    @argument("--file", default=None, help="CSV or Parquet file, read in chunks (may be larger than memory)")
+    @argument("--target", "-t", default=None, help="target column")
+    @argument("--size", required=True, help="rows (e.g. 10000) or a fraction of the data (e.g. 0.01)")
+    @argument("--method", default="auto", choices=["auto", "sensitivity", "lightweight", "uniform"])
+    @argument("--seed", type=int, default=None, help="seed (default %%config Nbml.seed)")
+    @argument("--chunksize", type=int, default=100_000, help="rows read at a time from --file")
+    @argument("-o", "--out", default=None, help="store the Coreset in this variable")
+    @line_magic("coreset")
+    def coreset_magic(self, line):
+        """Build a small weighted subset that trains like the full data.
+
+        Then `%%train --data NAME` fits with its weights and `%tune NAME --coreset NAME`
+        searches on it.
+        """
+        from nbml.coresets import coreset
+
+        args = self.parse(self.coreset_magic, line)
+        if (args.data is None) == (args.file is None):
+            raise UsageError("give a DataFrame or --file PATH (one of them)")
+        data = self.lookup(args.data, "DataFrame") if args.data else None
+        size = args.size
+        try:
+            size = int(size) if size.strip().isdigit() else float(size)
+        except ValueError:
+            raise UsageError(f"--size {args.size!r} is not a row count or a fraction") from None
+        with user_errors():
+            result = coreset(data, target=args.target, size=size, method=args.method,
+                             seed=self.option(args.seed, "seed"), file=args.file, chunksize=args.chunksize)
         return self.finish(result, args.out, self.silenced(line))
