@@ -112,3 +112,26 @@ def test_semicolon_keeps_result_in_underscore(run, ip, cancer):
     cell = run("%%train\nLogisticRegression(max_iter=300);")
     assert cell.error is None and cell.out.strip() == ""
     assert isinstance(ip.user_ns["_"], nbml.TrainResult)
+
+
+def test_config_sets_drift_and_log_settings(run):
+    from nbml.deployment.log import LOG_SETTINGS
+    from nbml.deployment.monitoring import THRESHOLDS
+
+    before = dict(THRESHOLDS), dict(LOG_SETTINGS)
+    try:
+        run("%config Nbml.drift_psi = 0.31")
+        run("%config Nbml.log_max_rows = 77")
+        assert THRESHOLDS["psi"] == 0.31 and LOG_SETTINGS["max_rows"] == 77
+    finally:
+        run(f"%config Nbml.drift_psi = {before[0]['psi']}")
+        run(f"%config Nbml.log_max_rows = {before[1]['max_rows']}")
+
+
+def test_evaluate_interactive_returns_the_toggle_widget(run, ip, cancer):
+    ip.user_ns["cancer"] = cancer
+    run("%split cancer --target target\nfrom sklearn.linear_model import LogisticRegression")
+    run("%train LogisticRegression(max_iter=300) -o lr")
+    cell = run("%evaluate lr --interactive --plots roc,cm -o ev")
+    assert cell.error is None, cell.err
+    assert type(cell.value).__name__ == "VBox" and ip.user_ns["ev"].plots == ("roc", "cm")

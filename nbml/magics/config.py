@@ -17,6 +17,33 @@ class Nbml(Configurable):
     plots = Bool(True, help="Draw plots under results in notebooks.").tag(config=True)
     scheduler = Unicode("", help="Dask scheduler address for distributed search.").tag(config=True)
 
+    # drift verdicts (nbml.deployment.monitoring.THRESHOLDS) and the prediction log
+    # (nbml.deployment.log.LOG_SETTINGS)
+    drift_p_value = Float(0.01, help="Significance of KS / chi-square over all features (Bonferroni).").tag(config=True)
+    drift_psi = Float(0.25, help="PSI that, when significant, is 'drift'.").tag(config=True)
+    drift_ks = Float(0.2, help="KS statistic that, when significant, is 'drift'.").tag(config=True)
+    drift_performance_drop = Float(0.05, help="Drop of the primary metric that is 'drift'.").tag(config=True)
+    drift_min_rows = Int(30, help="Fewer new rows than this: no drift verdict.").tag(config=True)
+    drift_bins = Int(10, help="PSI bins (quantiles of the training data).").tag(config=True)
+    log_sample = Float(1.0, help="Fraction of served predictions logged.").tag(config=True)
+    log_max_rows = Int(100_000, help="Prediction-log rows kept per model.").tag(config=True)
+    log_max_input_rows = Int(100, help="Input rows kept per logged request.").tag(config=True)
+
+    _MODULE_SETTINGS = {"drift_": ("nbml.deployment.monitoring", "THRESHOLDS"),
+                        "log_": ("nbml.deployment.log", "LOG_SETTINGS")}
+
+    @observe(*[f"drift_{k}" for k in ("p_value", "psi", "ks", "performance_drop", "min_rows", "bins")],
+             *[f"log_{k}" for k in ("sample", "max_rows", "max_input_rows")])
+    def _module_setting_changed(self, change):
+        self._apply(change["name"], change["new"])
+
+    def _apply(self, name, value):
+        from importlib import import_module
+
+        for prefix, (module, table) in self._MODULE_SETTINGS.items():
+            if name.startswith(prefix):
+                getattr(import_module(module), table)[name[len(prefix):]] = value
+
     @observe("plots")
     def _plots_changed(self, change):
         from nbml import options
@@ -28,3 +55,6 @@ class Nbml(Configurable):
         from nbml import options
 
         options.plots = self.plots
+        for name, trait in self.traits(config=True).items():  # values from ipython_config.py
+            if name.startswith(("drift_", "log_")) and getattr(self, name) != trait.default_value:
+                self._apply(name, getattr(self, name))

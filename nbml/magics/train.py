@@ -62,7 +62,7 @@ class TrainMagics(NbmlMagicsBase):
                 raise UsageError(f"unexpected {' '.join(args.model)!r} on the %%train line; options start with --")
             model = self.run_body(cell, "train")
         data = self.lookup(args.data, "DataFrame") if args.data else None
-        if data is not None and args.target is None and not hasattr(data, "weights"):
+        if data is not None and args.target is None and not hasattr(data, "weights"):  # a coreset knows its target
             raise UsageError("--data needs --target COL")
         cv = self.option(args.cv, "cv") or None
         torch_options = {k: getattr(args, k) for k in TORCH_OPTIONS if getattr(args, k) is not None}
@@ -110,6 +110,8 @@ class TrainMagics(NbmlMagicsBase):
               help="val (default), or test: the final check on the untouched test rows")
     @argument("--plots", default=None,
               help="comma-separated: roc,pr,cm,residuals,actual,learning,calibration")
+    @argument("--interactive", action="store_true",
+              help="toggle buttons between the plots (needs a notebook front end)")
     @argument("-o", "--out", default=None, help="store the Evaluation in this variable")
     @line_magic("evaluate")
     def evaluate_magic(self, line):
@@ -120,6 +122,12 @@ class TrainMagics(NbmlMagicsBase):
         result = self.lookup(args.result, "result")
         with user_errors():
             evaluation = evaluate(result, on=args.on, plots=args.plots)
+        if args.interactive:
+            from nbml.widgets import interactive_evaluation
+
+            self.store(args.out, evaluation)
+            with user_errors():
+                return interactive_evaluation(evaluation, result=result)
         return self.finish(evaluation, args.out, self.silenced(line))
 
     @magic_arguments(name="ensemble")
