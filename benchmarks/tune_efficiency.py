@@ -41,12 +41,19 @@ def replay(grid, args, seeds=30):
     import optuna
 
     from nbml import space as nbml_space
-    from nbml.tuning.search import _decode, _optuna_distributions, make_sampler, random_candidates
+    from nbml.tuning.search import (
+        _decode,
+        _optuna_distributions,
+        make_sampler,
+        random_candidates,
+    )
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dims = nbml_space.normalize(GRID)
     table = grid.trials.set_index(list(GRID))["score"].to_dict()
-    lookup = lambda p: table[tuple(p[k] for k in GRID)]  # noqa: E731
+
+    def lookup(params):
+        return table[tuple(params[k] for k in GRID)]
     out = {"bayes": [], "random": []}
     for seed in range(seeds):
         scores = [lookup(p) for p in random_candidates(dims, seed, args.budget)]

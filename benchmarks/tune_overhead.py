@@ -50,7 +50,7 @@ def main():
 
     def run_nbml():
         result = nbml.tune(base, grid, method="grid", live=False)
-        result.best.model  # the refit of the best configuration, as GridSearchCV(refit=True) does
+        _ = result.best.model  # the refit of the best configuration, as GridSearchCV(refit=True) does
         return result
 
     def run_sklearn():

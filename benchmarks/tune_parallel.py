@@ -29,7 +29,6 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
 
-    import numpy as np
     import pandas as pd
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["uniform", "loguniform", "randint", "logint", "choice", "parse", "resolve", "Dimension"]
+__all__ = ["Dimension", "choice", "logint", "loguniform", "parse", "randint", "resolve", "uniform"]
 
 
 class Dimension:

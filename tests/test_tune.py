@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeClassifier
 
 import nbml
-from nbml.space import choice, loguniform, randint, uniform
+from nbml.space import loguniform, randint
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
 """Hyperparameter search: ``tune()`` and ``TuneResult`` (see ``nbml.tuning.search``)."""
 from nbml.tuning.search import METHODS, TuneResult, evaluate_config, tune
 
-__all__ = ["tune", "TuneResult", "evaluate_config", "METHODS"]
+__all__ = ["METHODS", "TuneResult", "evaluate_config", "tune"]

@@ -7,6 +7,7 @@ once; a failing configuration becomes a failed trial, Ctrl-C keeps what finished
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -20,8 +21,18 @@ import pandas as pd
 
 from nbml import metrics as _metrics
 from nbml import space as _space
-from nbml.training import (TrainResult, _fit, check_folds, check_model, describe_error, final_estimator,
-                           make_folds, make_model_pipeline, predict, resolve_split)
+from nbml.training import (
+    TrainResult,
+    _fit,
+    check_folds,
+    check_model,
+    describe_error,
+    final_estimator,
+    make_folds,
+    make_model_pipeline,
+    predict,
+    resolve_split,
+)
 
 METHODS = ("grid", "random", "bayes", "halving")
 SAMPLERS = ("tpe", "gp", "cmaes", "random")
@@ -130,7 +141,7 @@ class PreparedFolds:
         self.estimator, self.prefix, self.folds = estimator, prefix, folds
 
     def strip_key(self, key):
-        return key[len(self.prefix):] if key.startswith(self.prefix) else key
+        return key.removeprefix(self.prefix)
 
     def strip(self, params):
         return {self.strip_key(k): v for k, v in params.items()}
@@ -560,8 +571,8 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
             {k: _space.Categorical([v]) for k, v in best_params.items()}, pipeline)
         full = {k: (v.values[0] if isinstance(v, _space.Dimension) else v) for k, v in full.items()}
         tuned = clone(pipeline).set_params(**full)
-        refit = lambda: _refit(tuned, data_split, cv, seed, preprocess, fit_params, n_jobs)  # noqa: E731
-        untuned = lambda: _untuned(base, pipeline, data_split, cv, seed, fit_params, n_jobs)  # noqa: E731
+        refit = functools.partial(_refit, tuned, data_split, cv, seed, preprocess, fit_params, n_jobs)
+        untuned = functools.partial(_untuned, base, pipeline, data_split, cv, seed, fit_params, n_jobs)
     result = TuneResult(best_params=best_params, best_score=best_score, best_metrics=best_metrics, trials=table,
                         _refit=refit, _untuned=untuned, metric=metric, greater=greater, method=method, study=study,
                         storage=url, task=task, model_name=model_name, cv=cv,
