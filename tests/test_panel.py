@@ -288,6 +288,8 @@ def test_panel_magic(ip, run, cancer):
     assert ip.user_ns["from_the_panel"].metrics == w.panel.current.val  # the notebook's namespace
     assert not run("%panel LogisticRegression(C=0.5) -o w2").error  # a model: the active split
     assert ip.user_ns["w2"].panel.values() == {"C": 0.5}
+    toggles = run("%evaluate lr --interactive")  # the lead's magic over interactive_evaluation
+    assert not toggles.error and toggles.value.evaluation.kinds[:3] == ["roc", "pr", "cm"]
     bad = run("%panel lr --params Cee")
     assert bad.error is not None and "its parameters are C, " in str(bad.error)
 
