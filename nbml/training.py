@@ -596,11 +596,12 @@ def standard_model(short: str, task: str):
     return getattr(import_module(module), cls)(**params)
 
 
-def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None) -> pd.DataFrame:
+def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, labels=None) -> pd.DataFrame:
     """A leaderboard: validation (or CV) metrics and fit time of several results, best
     first (by the task's primary metric, or ``sort_by``). ``models="rf,lr,svm"`` (or
     ``"all"``) first trains those standard models with ``cv``-fold CV on the active split;
-    their results are in ``table.attrs["results"]``."""
+    their results are in ``table.attrs["results"]``. ``labels``: row names for ``results``
+    (default: the model names)."""
     results = list(results)
     trained = {}
     if models:
@@ -620,7 +621,8 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None) ->
     if len(tasks) > 1:
         raise ValueError(f"results of different tasks ({', '.join(sorted(tasks))}) cannot be compared")
     task = tasks.pop()
-    table = pd.DataFrame([r.metrics for r in results], index=_unique_names([r.name for r in results]))
+    names = list(labels or []) + [r.name for r in results][len(labels or []):]
+    table = pd.DataFrame([r.metrics for r in results], index=_unique_names(names))
     table.index.name = "model"
     table["fit_time"] = [r.fit_time for r in results]
     table["scored_by"] = [f"{len(r.cv)}-fold CV" if r.cv is not None else "validation" for r in results]

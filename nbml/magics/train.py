@@ -183,5 +183,5 @@ class TrainMagics(NbmlMagicsBase):
         results = [self.lookup(name, "result") for name in args.results]
         with user_errors():
             table = compare(*results, models=args.models, cv=self.option(args.cv, "cv") or 5,
-                            sort_by=args.sort_by)
+                            sort_by=args.sort_by, labels=args.results)
         return self.finish(table, args.out, self.silenced(line))
