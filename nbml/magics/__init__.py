@@ -13,8 +13,9 @@ from nbml.magics.train import TrainMagics
 from nbml.magics.tune import TuneMagics
 from nbml.magics.panel import PanelMagics
 from nbml.magics.deploy import DeployMagics
+from nbml.magics.explore import ExploreMagics
 
-FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics]
+FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics, ExploreMagics]
 
 
 def register(shell) -> None:

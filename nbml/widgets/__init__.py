@@ -3,6 +3,7 @@ mechanism every in-place view of nbml uses (``nbml.widgets.live.LiveFigure``).""
 from __future__ import annotations
 
 from nbml.widgets.evaluation import interactive_evaluation
+from nbml.widgets.explore import explore
 from nbml.widgets.live import LiveFigure
 from nbml.widgets.panel import Panel, panel
 
