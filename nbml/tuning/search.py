@@ -924,6 +924,9 @@ def _run_bayes(search, dims, total, prune, sampler, resume):
                                 direction="maximize" if search.greater else "minimize",
                                 sampler=make_sampler(sampler, search.search_seed), pruner=make_pruner(prune, max_resource))
     parallel = search.n_jobs > 1 or search.scheduler is not None
+    if parallel and prune is not None:
+        warnings.warn("pruning stops trials in this process only: with n_jobs > 1 or a scheduler every trial "
+                      "runs to the end (use n_jobs=1 to prune)", stacklevel=3)
     done = 0
     while done < total and not search.out_of_time():
         size = min(total - done, search.workers if parallel else 1)
