@@ -150,25 +150,28 @@ class LiveLossPlot:
         # the figure and the display handle belong to one run in one front end: never copied
         # (clone(), pickling a fitted estimator that holds this callback)
         state = dict(self.__dict__)
-        state.update(handle=None, figure=None, _history=None)
+        state.update(handle=None, figure=None, live=None, _history=None)
         return state
 
     # -- drawing
-    def _new_figure(self):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+    def _new_live(self):
+        from nbml.widgets.live import LiveFigure
 
-        figure = Figure(figsize=self.figsize, dpi=self.dpi, layout="constrained")
-        FigureCanvasAgg(figure)
-        return figure
+        self.live = LiveFigure(3, figsize=self.figsize, dpi=self.dpi, min_interval=self.min_interval,
+                               max_share=self.max_share, layout="constrained", reuse_axes=False)
+        self.figure = self.live.figure
 
     def draw(self, estimator, history, done=False):
-        """Redraw the figure from ``history``; returns the PNG bytes."""
-        import io
+        """Redraw the figure from ``history`` now; returns the PNG bytes."""
+        if self.live is None:
+            self._new_live()
+        self.live.draw(self._draw_axes, estimator, history, done, force=True)
+        self.n_draws += 1
+        return self.live.png
 
+    def _draw_axes(self, axes, estimator, history, done):
         figure = self.figure
-        figure.clear()
-        ax_loss, ax_metric, ax_lr = figure.subplots(1, 3)
+        ax_loss, ax_metric, ax_lr = axes
         if history is not None and len(history):
             epochs = history["epoch"]
             ax_loss.plot(epochs, history["train_loss"], label="train", color="C0")
@@ -203,47 +206,25 @@ class LiveLossPlot:
         for ax in (ax_loss, ax_metric, ax_lr):
             ax.set_xlabel("epoch")
         figure.suptitle(progress_line(estimator, history, done=done), fontsize="medium")
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=self.dpi)
-        self.n_draws += 1
-        return buffer.getvalue()
-
-    def _show(self, png):
-        from IPython.display import Image, display
-
-        image = Image(data=png, format="png")
-        if self.handle is None:
-            self.handle = display(image, display_id=True)
-        else:
-            self.handle.update(image)
 
     # -- callback protocol
     def on_train_begin(self, estimator):
-        self.figure = self._new_figure()
-        self.handle = None
+        self._new_live()
         self.n_draws = 0
         self._history = None
-        self._started = time.perf_counter()
-        self._next = -math.inf
-        self._drawing_time = 0.0
-        self._show(self.draw(estimator, None))
+        self.draw(estimator, None)
+        self.handle = self.live.show()
 
     def on_epoch_end(self, estimator, history):
         self._history = history
-        now = time.perf_counter()
-        if now < self._next:
-            return
-        png = self.draw(estimator, history)
-        self._show(png)
-        took = time.perf_counter() - now
-        self._drawing_time += took
-        # keep drawing to a small share of the run: wait at least took / max_share before the next
-        self._next = time.perf_counter() + max(self.min_interval, took / self.max_share - took)
+        # throttled by the LiveFigure: at most every min_interval s and ~max_share of the run
+        if self.live.draw(self._draw_axes, estimator, history, False):
+            self.n_draws += 1
 
     def on_train_end(self, estimator):
         if self.figure is None:
             return
-        self._show(self.draw(estimator, _final_history(estimator, self._history), done=True))
+        self.draw(estimator, _final_history(estimator, self._history), done=True)
 
 
 class OptunaPruning:

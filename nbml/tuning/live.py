@@ -114,12 +114,14 @@ REFRESH_SECONDS = 1.0
 
 
 class NotebookView:
-    """tqdm progress bar with best-so-far + one history plot updated in place."""
+    """tqdm progress bar with best-so-far + one history plot updated in place (an
+    ``nbml.widgets.live.LiveFigure``, shown once with a display id, redrawn at most every
+    ``every`` seconds; the last state is always drawn)."""
 
     def __init__(self, every: float | None = None):
         self.every = REFRESH_SECONDS if every is None else every
-        self._last = 0.0
         self.bar = None
+        self.live = None
         self.handle = None
 
     def on_start(self, search, total):
@@ -132,26 +134,23 @@ class NotebookView:
             self.bar.update(1)
             if best is not None:
                 self.bar.set_postfix_str(f"best {search.metric} {_score(best['score'])}", refresh=True)
-        now = time.perf_counter()
-        if now - self._last >= self.every:
-            self._last = now
-            self._draw(search)
+        self._draw(search)
 
-    def _draw(self, search):
-        from IPython.display import Image, display
+    def _draw(self, search, force=False):
+        from nbml.tuning.plots import draw_live_history
+        from nbml.widgets.live import LiveFigure
 
-        from nbml.tuning.plots import history_png
-
-        png = history_png(search.records, search.greater, search.metric, best_of=search.best_record())
-        if png is None:
+        if not search.records:
             return
-        if self.handle is None:
-            self.handle = display(Image(png), display_id=True)
-        else:
-            self.handle.update(Image(png))
+        if self.live is None:
+            self.live = LiveFigure(1, figsize=(5.5, 3), dpi=80, min_interval=self.every, layout="constrained",
+                                   reuse_axes=False)
+        drawn = self.live.draw(draw_live_history, search.records, search.greater, search.metric,
+                               search.best_record(), force=force)
+        if drawn and self.handle is None:
+            self.handle = self.live.show()
 
     def on_end(self, search):
         if self.bar is not None:
             self.bar.close()
-        if search.records:
-            self._draw(search)
+        self._draw(search, force=True)

@@ -42,15 +42,20 @@ def draw_history(ax, numbers, scores, greater, metric):
     ax.legend(loc="best", fontsize=8)
 
 
+def draw_live_history(axes, records, greater, metric, best_of=None):
+    """The live view's picture of the running search, drawn on ``axes[0]``."""
+    done = [(i, r["score"] if r["state"] == "complete" else math.nan) for i, r in enumerate(records)]
+    draw_history(axes[0], [d[0] for d in done], [d[1] for d in done], greater, metric)
+    if best_of is not None:
+        axes[0].set_title(f"optimization history — best {metric} {best_of['score']:.4f}")
+
+
 def history_png(records, greater, metric, best_of=None) -> bytes | None:
     """PNG of the history of the running search (the live view's picture)."""
     if not records:
         return None
-    done = [(i, r["score"] if r["state"] == "complete" else math.nan) for i, r in enumerate(records)]
     fig, ax = _figure(None, (5.5, 3))
-    draw_history(ax, [d[0] for d in done], [d[1] for d in done], greater, metric)
-    if best_of is not None:
-        ax.set_title(f"optimization history — best {metric} {best_of['score']:.4f}")
+    draw_live_history([ax], records, greater, metric, best_of)
     return _png(fig)
 
 
