@@ -9,6 +9,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _store_outside_the_repo(tmp_path_factory):
+    """Runs recorded by the tests go to a temporary store, not the checkout's .nbml/."""
+    if "NBML_STORE" not in os.environ:
+        os.environ["NBML_STORE"] = str(tmp_path_factory.mktemp("store") / "nbml.db")
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
     """Small networks train faster on one thread on a 2-core machine shared with the kernel."""
     try:

@@ -135,3 +135,15 @@ def test_evaluate_interactive_returns_the_toggle_widget(run, ip, cancer):
     cell = run("%evaluate lr --interactive --plots roc,cm -o ev")
     assert cell.error is None, cell.err
     assert type(cell.value).__name__ == "VBox" and ip.user_ns["ev"].plots == ("roc", "cm")
+
+
+def test_config_storage_sets_the_store(run, tmp_path):
+    from nbml import store
+
+    before = store.default_url()
+    try:
+        run(f"%config Nbml.storage = '{tmp_path / 'other.db'}'")
+        assert "other.db" in store.default_url()
+    finally:
+        store.set_default(None)
+    assert store.default_url() == before

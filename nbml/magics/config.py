@@ -16,6 +16,13 @@ class Nbml(Configurable):
     n_jobs = Int(1, help="Parallel jobs for cross-validation (-1: all cores).").tag(config=True)
     plots = Bool(True, help="Draw plots under results in notebooks.").tag(config=True)
     scheduler = Unicode("", help="Dask scheduler address for distributed search.").tag(config=True)
+    storage = Unicode("", help="Run/trial store: a SQLAlchemy URL or a path (default .nbml/nbml.db).").tag(config=True)
+
+    @observe("storage")
+    def _storage_changed(self, change):
+        from nbml.store import set_default
+
+        set_default(change["new"] or None)
 
     # drift verdicts (nbml.deployment.monitoring.THRESHOLDS) and the prediction log
     # (nbml.deployment.log.LOG_SETTINGS)
