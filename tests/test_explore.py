@@ -77,6 +77,17 @@ def test_momentum_and_minibatches_change_the_path_and_the_seed_repeats_it():
     assert noisy.losses[-1] > exact.losses[-1]
 
 
+def test_notes_name_what_went_wrong():
+    # log-loss gradients are bounded, so logistic regression does not blow up: it overshoots
+    overshoot = descend("logistic", lr=100.0, iterations=60)
+    assert not overshoot.diverged and "overshoot" in overshoot.note
+    slow = descend("linear", lr=0.01, iterations=20)
+    assert slow.note.startswith("not there yet") and "larger learning rate" in slow.note
+    noisy = descend("linear", lr=0.1, iterations=150, batch_size=2)
+    assert "mini-batch noise" in noisy.note
+    assert descend("linear", lr=0.5, iterations=400).note.startswith("converged")
+
+
 @pytest.mark.parametrize("kwargs, word", [
     ({"lr": 0.0}, "lr"), ({"lr": -1.0}, "lr"), ({"iterations": 0}, "iterations"),
     ({"momentum": 1.0}, "momentum"), ({"reg": -0.1}, "reg"), ({"batch_size": 0}, "batch_size"),

@@ -139,10 +139,16 @@ class Descent:
         gap = self.losses[-1] - self.best_loss
         if gap < 1e-4 * max(1.0, self.best_loss):
             return f"converged: loss {self.losses[-1]:.4g}, the optimum is {self.best_loss:.4g}"
-        if self.losses[-1] > self.losses[0]:
-            return "the loss went up: lower the learning rate or the momentum"
-        return (f"not there yet: loss {self.losses[-1]:.4g} vs the optimum {self.best_loss:.4g} — "
-                f"more iterations or a larger learning rate")
+        if np.max(self.losses[1:], initial=-np.inf) > self.losses[0]:
+            return ("the loss rose above where it started — the steps overshoot: lower the learning rate "
+                    "or the momentum")
+        where = f"not there yet: loss {self.losses[-1]:.4g} vs the optimum {self.best_loss:.4g} — "
+        ups = np.mean(np.diff(self.losses) > 0) if len(self.losses) > 1 else 0.0
+        if self.batch_size < len(self.y) and ups > 0.2:
+            return where + "mini-batch noise keeps it bouncing: a larger batch or a smaller learning rate settles it"
+        if self.momentum > 0 and ups > 0.2:
+            return where + "momentum makes it swing around the minimum: more iterations or less momentum"
+        return where + "more iterations or a larger learning rate"
 
 
 def descend(model: str = "linear", lr: float = 0.1, batch_size: int | None = None, iterations: int = 100,
