@@ -49,16 +49,19 @@ def encode(y, classes) -> np.ndarray:
         return np.array([lookup.get(v, -1) for v in y.tolist()])
 
 
-def classification_metrics(y_true, y_pred, classes, proba=None, scores=None) -> dict:
+def classification_metrics(y_true, y_pred, classes, proba=None, scores=None, sample_weight=None) -> dict:
     """All classification metrics from labels, predicted labels and (optionally)
-    probabilities ``proba`` (columns in ``classes`` order) or decision ``scores``."""
+    probabilities ``proba`` (columns in ``classes`` order) or decision ``scores``.
+    ``sample_weight`` weighs rows (a coreset's weights)."""
     k = len(classes)
     t = encode(y_true, classes)
     p = encode(y_pred, classes)
     keep = t >= 0
     t_k, p_k = t[keep], np.where(p[keep] >= 0, p[keep], k)  # unknown predictions: an extra column
-    n = len(t)
-    cm = np.bincount(t_k * (k + 1) + p_k, minlength=k * (k + 1)).reshape(k, k + 1)[:, :k]
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    n = len(t) if w is None else w.sum()
+    cm = np.bincount(t_k * (k + 1) + p_k, weights=None if w is None else w[keep],
+                     minlength=k * (k + 1)).reshape(k, k + 1)[:, :k]
     tp = np.diag(cm).astype(float)
     predicted = cm.sum(axis=0).astype(float)
     actual = cm.sum(axis=1).astype(float)
@@ -74,6 +77,8 @@ def classification_metrics(y_true, y_pred, classes, proba=None, scores=None) -> 
         present = (actual > 0) | (predicted > 0)  # sklearn's macro average covers seen labels
         out.update(precision=float(precision[present].mean()), recall=float(recall[present].mean()),
                    f1=float(f1[present].mean()))
+    if w is not None:
+        return _weighted_scores(out, t, keep, k, actual, proba, scores, w)
     if proba is not None:
         proba = np.asarray(proba, dtype=float)
         if k == 2:
@@ -85,6 +90,32 @@ def classification_metrics(y_true, y_pred, classes, proba=None, scores=None) -> 
     elif scores is not None and k == 2:
         scores = np.asarray(scores, dtype=float).reshape(len(t), -1)[:, -1]
         out["roc_auc"] = _binary_auc(t[keep] == 1, scores[keep])
+    return out
+
+
+def _weighted_scores(out, t, keep, k, actual, proba, scores, w):
+    """ROC AUC and log loss with row weights (scikit-learn's weighted definitions)."""
+    from sklearn.metrics import roc_auc_score
+
+    def auc(positive, score, weight):
+        if positive.all() or not positive.any():
+            return math.nan
+        return float(roc_auc_score(positive, score, sample_weight=weight))
+
+    if proba is not None:
+        proba = np.asarray(proba, dtype=float)
+        if k == 2:
+            out["roc_auc"] = auc(t[keep] == 1, proba[keep, 1], w[keep])
+        else:
+            aucs = [auc(t[keep] == j, proba[keep, j], w[keep]) for j in range(k) if actual[j] > 0]
+            out["roc_auc"] = float(np.nanmean(aucs)) if aucs else math.nan
+        p = proba / proba.sum(axis=1, keepdims=True)
+        eps = np.finfo(p.dtype).eps
+        picked = np.where(t >= 0, p[np.arange(len(t)), np.clip(t, 0, None)], eps)
+        out["log_loss"] = float(-np.average(np.log(np.clip(picked, eps, 1 - eps)), weights=w))
+    elif scores is not None and k == 2:
+        s = np.asarray(scores, dtype=float).reshape(len(t), -1)[:, -1]
+        out["roc_auc"] = auc(t[keep] == 1, s[keep], w[keep])
     return out
 
 
@@ -108,14 +139,15 @@ def _log_loss(t: np.ndarray, proba: np.ndarray) -> float:
     return float(-np.mean(np.log(np.clip(picked, eps, 1 - eps))))
 
 
-def regression_metrics(y_true, y_pred) -> dict:
+def regression_metrics(y_true, y_pred, sample_weight=None) -> dict:
     y_true = np.asarray(y_true, dtype=float)
     y_pred = np.asarray(y_pred, dtype=float).reshape(y_true.shape)
+    w = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     err = y_true - y_pred
-    mse = float(np.mean(err ** 2))
-    ss_tot = float(np.sum((y_true - y_true.mean()) ** 2))
-    r2 = 1 - float(np.sum(err ** 2)) / ss_tot if ss_tot > 0 else math.nan
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err))), "r2": r2}
+    mse = float(np.average(err ** 2, weights=w))
+    ss_tot = float(np.sum(w * (y_true - np.average(y_true, weights=w)) ** 2))
+    r2 = 1 - float(np.sum(w * err ** 2)) / ss_tot if ss_tot > 0 else math.nan
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.average(np.abs(err), weights=w)), "r2": r2}
 
 
 def clustering_metrics(X, labels, seed: int = 0, max_rows: int = 5000) -> dict:
@@ -132,12 +164,14 @@ def clustering_metrics(X, labels, seed: int = 0, max_rows: int = 5000) -> dict:
 
 
 def compute(task: str, y_true=None, y_pred=None, classes=None, proba=None, scores=None,
-            X=None, seed: int = 0) -> dict:
-    """The metric set of ``task`` (see ``METRICS``) as a dict name → float."""
+            X=None, seed: int = 0, sample_weight=None) -> dict:
+    """The metric set of ``task`` (see ``METRICS``) as a dict name → float; ``sample_weight``
+    weighs rows (classification and regression)."""
     if task == "classification":
-        return classification_metrics(y_true, y_pred, classes, proba=proba, scores=scores)
+        return classification_metrics(y_true, y_pred, classes, proba=proba, scores=scores,
+                                      sample_weight=sample_weight)
     if task == "regression":
-        return regression_metrics(y_true, y_pred)
+        return regression_metrics(y_true, y_pred, sample_weight=sample_weight)
     if task == "clustering":
         return clustering_metrics(X, y_pred, seed=seed)
     raise ValueError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}")

@@ -35,10 +35,12 @@ class Predictions:
     scores: np.ndarray | None = None
     X: object = None  # clustering: the (transformed) features the labels refer to
     label: str = "validation"
+    weights: np.ndarray | None = None  # row weights (a coreset's) for the metrics
 
     def metrics(self, seed: int = 0) -> dict:
         return _metrics.compute(self.task, self.y_true, self.y_pred, classes=self.classes,
-                                proba=self.proba, scores=self.scores, X=self.X, seed=seed)
+                                proba=self.proba, scores=self.scores, X=self.X, seed=seed,
+                                sample_weight=self.weights)
 
 
 # -- model inspection ------------------------------------------------------------------

@@ -55,3 +55,17 @@ def test_coreset_bad_input(big, ip, run):
         cell = run(source)
         assert isinstance(cell.error, UsageError), (source, cell.err)
         assert phrase in str(cell.error), (source, str(cell.error))
+
+
+def test_tune_on_a_coreset_with_weighted_cv_then_refit_on_full_rows(big, ip, run):
+    import nbml
+
+    run("%coreset big --target y --size 800 -o cs")
+    run("%train LogisticRegression(max_iter=500) -o base")
+    cell = run("%%tune base --method grid --coreset cs --cv 3 --metric roc_auc -o tuned\nC = [0.01, 1.0]")
+    assert cell.error is None, cell.err
+    tuned = ip.user_ns["tuned"]
+    assert "weighted 3-fold CV on a 800-row coreset" in "\n".join(tuned.summary_lines())
+    # the coreset score is a weighted CV score; the refit is judged on the full split's validation rows
+    assert len(tuned.best.split.X_train) == len(nbml.active_split().X_train) and tuned.best.cv is None
+    assert 0.5 < tuned.best_score <= 1 and "roc_auc" in tuned.comparison().index

@@ -51,3 +51,27 @@ def test_regression_metrics_match_sklearn():
     assert got["rmse"] == pytest.approx(skm.root_mean_squared_error(y, p))
     assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, p))
     assert got["r2"] == pytest.approx(skm.r2_score(y, p))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_weighted_metrics_match_sklearn(k):
+    rng = np.random.default_rng(k)
+    n = 200
+    proba = rng.dirichlet(np.ones(k), size=n)
+    t = rng.integers(0, k, n)
+    proba[np.arange(n), t] += 0.3
+    proba /= proba.sum(1, keepdims=True)
+    p, w = proba.argmax(1), rng.uniform(0.1, 5, n)
+    got = classification_metrics(t, p, np.arange(k), proba=proba, sample_weight=w)
+    avg = "binary" if k == 2 else "macro"
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(t, p, sample_weight=w))
+    assert got["f1"] == pytest.approx(skm.f1_score(t, p, average=avg, sample_weight=w))
+    assert got["precision"] == pytest.approx(skm.precision_score(t, p, average=avg, sample_weight=w))
+    assert got["log_loss"] == pytest.approx(skm.log_loss(t, proba, sample_weight=w))
+    want_auc = skm.roc_auc_score(t, proba[:, 1], sample_weight=w) if k == 2 else \
+        skm.roc_auc_score(t, proba, multi_class="ovr", sample_weight=w)
+    assert got["roc_auc"] == pytest.approx(want_auc)
+    y, q = rng.normal(size=n), rng.normal(size=n)
+    reg = regression_metrics(y, q, sample_weight=w)
+    assert reg["r2"] == pytest.approx(skm.r2_score(y, q, sample_weight=w))
+    assert reg["mae"] == pytest.approx(skm.mean_absolute_error(y, q, sample_weight=w))

@@ -367,5 +367,7 @@ def test_tuning_on_a_coreset_fits_with_its_weights(store, cancer_split):
     assert result.best.metrics["accuracy"] == result.comparison().loc["accuracy", "tuned"]
     with pytest.raises(TypeError, match="coreset must be an nbml Coreset"):
         nbml.tune(base, {"C": [1.0]}, coreset=10)
-    with pytest.raises(ValueError, match="drop cv"):
-        nbml.tune(base, {"C": [1.0]}, coreset=core, cv=3)
+    weighted = nbml.tune(base, {"C": [0.01, 1.0]}, method="grid", coreset=core, cv=3)
+    assert "weighted 3-fold CV" in repr(weighted) and weighted.best.cv is None  # refit on the full rows
+    with pytest.raises(ValueError, match="cv=1"):
+        nbml.tune(base, {"C": [1.0]}, coreset=core, cv=1)

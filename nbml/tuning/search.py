@@ -92,10 +92,13 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
                         # (without early stopping they steer nothing else)
                         fold_params.update(X_val=Xt_test, y_val=y_te)
                     _fit(model, Xt_train, y_tr, task, fold_params)
-                    values = predict(model, Xt_test, task, y=y_te).metrics(seed)
+                    held_out = predict(model, Xt_test, task, y=y_te)
                 else:
                     _fit(model, X.iloc[train_idx], y_tr, task, fold_params)
-                    values = _predict_once(model, X.iloc[test_idx], task, y_te).metrics(seed)
+                    held_out = _predict_once(model, X.iloc[test_idx], task, y_te)
+                if weights is not None:  # a coreset's rows stand for many: weigh their scores
+                    held_out.weights = np.asarray(weights)[test_idx]
+                values = held_out.metrics(seed)
             score = values.get(metric, math.nan)
             if score is None or not math.isfinite(score):
                 raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
@@ -269,7 +272,8 @@ class TuneResult:
     def summary_lines(self) -> list:
         where = f"{self.cv}-fold CV" if self.cv else "validation split"
         if self.coreset:
-            where += f", fit on a {self.coreset}-row coreset"
+            where = (f"weighted {self.cv}-fold CV on a {self.coreset}-row coreset" if self.cv
+                     else f"validation split, fit on a {self.coreset}-row coreset")
         lines = [f"TuneResult: {self.model_name}, {self.method} search, {len(self.trials)} trials "
                  f"({self.n_failed} failed, {self.n_pruned} pruned) in {self.duration:.1f}s"
                  + (" — interrupted" if self.interrupted else "")]
@@ -571,8 +575,9 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
             {k: _space.Categorical([v]) for k, v in best_params.items()}, pipeline)
         full = {k: (v.values[0] if isinstance(v, _space.Dimension) else v) for k, v in full.items()}
         tuned = clone(pipeline).set_params(**full)
-        refit = functools.partial(_refit, tuned, data_split, cv, seed, preprocess, fit_params, n_jobs)
-        untuned = functools.partial(_untuned, base, pipeline, data_split, cv, seed, fit_params, n_jobs)
+        full_cv = None if coreset is not None else cv  # a coreset's search is refit once on the full rows
+        refit = functools.partial(_refit, tuned, data_split, full_cv, seed, preprocess, fit_params, n_jobs)
+        untuned = functools.partial(_untuned, base, pipeline, data_split, full_cv, seed, fit_params, n_jobs)
     result = TuneResult(best_params=best_params, best_score=best_score, best_metrics=best_metrics, trials=table,
                         _refit=refit, _untuned=untuned, metric=metric, greater=greater, method=method, study=study,
                         storage=url, task=task, model_name=model_name, cv=cv,
@@ -587,13 +592,11 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
 
 
 def _coreset_folds(coreset, data_split, pipeline, cv):
-    """Fit on the coreset's rows with its weights, score on the split's validation rows."""
+    """Fit on the coreset's rows with its weights and score on the split's validation rows;
+    with ``cv``, weighted K-fold CV on the coreset's rows (weighted fits and weighted scores)."""
     if not (hasattr(coreset, "X") and hasattr(coreset, "weights")):
         raise TypeError(f"coreset must be an nbml Coreset (from nbml.coreset); got {type(coreset).__name__}")
-    if cv is not None:
-        raise ValueError("with coreset=, every trial fits on the coreset and is scored on the validation split; "
-                         "drop cv")
-    if len(data_split.X_val) == 0:
+    if cv is None and len(data_split.X_val) == 0:
         raise ValueError("coreset= scores trials on the validation split, but the split has no validation rows")
     Xc = coreset.X if isinstance(coreset.X, pd.DataFrame) else pd.DataFrame(
         np.asarray(coreset.X), columns=data_split.feature_names[:np.asarray(coreset.X).shape[1]])
@@ -609,8 +612,16 @@ def _coreset_folds(coreset, data_split, pipeline, cv):
     if not keys and not np.allclose(w, w[0]):
         raise ValueError(f"{type(final_estimator(pipeline)).__name__} does not accept sample_weight, so it cannot "
                          f"use the coreset's weights; use a uniform coreset or a model that takes sample_weight")
-    X = pd.concat([Xc.reset_index(drop=True), data_split.X_val.reset_index(drop=True)], ignore_index=True)
     yc = pd.Series(np.asarray(coreset.y), name=data_split.target)
+    if cv is not None:
+        from nbml.training import check_folds, make_folds
+
+        Xc = Xc.reset_index(drop=True)
+        check_folds(cv, Xc, yc, data_split.task)
+        folds = list(make_folds(data_split.task, cv, data_split.seed).split(
+            Xc, yc if data_split.task == "classification" else None))
+        return Xc, yc, folds, w, keys
+    X = pd.concat([Xc.reset_index(drop=True), data_split.X_val.reset_index(drop=True)], ignore_index=True)
     y = None if data_split.y_val is None else pd.concat(
         [yc, data_split.y_val.reset_index(drop=True)], ignore_index=True)
     n = len(Xc)
