@@ -34,6 +34,7 @@ _LAZY = {
     "standard_model": "nbml.training",
     "eda": "nbml.eda_report",
     "panel": "nbml.widgets",
+    "explore": "nbml.widgets",
     "deploy": "nbml.deployment",
     "load": "nbml.deployment",
     "serve": "nbml.deployment",
