@@ -231,3 +231,23 @@ def test_tree_methods_on_regression_targets(method):
     assert tree.method_ == method and cs.method == method and cs.task == "regression"
     assert cs.size == 200 and cs.weights.sum() == pytest.approx(len(frame))
     np.testing.assert_allclose(cs.y.to_numpy(), frame["price"].to_numpy()[cs.indices])
+
+
+def test_tree_from_a_parquet_file_in_chunks(tmp_path):
+    pytest.importorskip("pyarrow")
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    import nbml
+
+    X, y = make_classification(4000, 5, weights=[0.9], random_state=1)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]).assign(y=y)
+    path = tmp_path / "data.parquet"
+    frame.to_parquet(path, row_group_size=400)
+    cs = nbml.coreset(file=str(path), target="y", size=250, chunksize=800, seed=3)
+    assert len(cs.X) == 250 and cs.n_represented == 4000
+    assert cs.weights.sum() == pytest.approx(4000)
+    assert set(np.unique(cs.y)) == {0, 1}
+    again = nbml.coreset(file=str(path), target="y", size=250, chunksize=800, seed=3)
+    np.testing.assert_array_equal(cs.indices, again.indices)
