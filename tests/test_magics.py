@@ -145,5 +145,5 @@ def test_config_storage_sets_the_store(run, tmp_path):
         run(f"%config Nbml.storage = '{tmp_path / 'other.db'}'")
         assert "other.db" in store.default_url()
     finally:
-        store.set_default(None)
+        run("%config Nbml.storage = ''")
     assert store.default_url() == before
