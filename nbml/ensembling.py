@@ -10,7 +10,7 @@ import pandas as pd
 
 from nbml import metrics as _metrics
 from nbml.training import (TrainResult, cross_validate, final_estimator, make_model_pipeline, model_task,
-                           resolve_split, train)
+                           resolve_split, train, unique_names)
 
 METHODS = ("hard", "soft", "stacking", "bagging", "boosting")
 
@@ -28,14 +28,6 @@ def _member(item, data_split, seed, index):
     if not hasattr(item, "fit") or not hasattr(item, "get_params") or isinstance(item, type):
         raise TypeError(f"member {index + 1} is a {type(item).__name__}, not a TrainResult or an estimator")
     return type(final_estimator(item)).__name__, make_model_pipeline(item, data_split, "auto", seed)
-
-
-def _unique(names):
-    seen, out = {}, []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
-    return out
 
 
 def build(method, estimators, task, weights=None, meta=None, n_estimators=10, seed=0):
@@ -112,7 +104,7 @@ def ensemble(members, method="soft", weights=None, meta=None, cv=5, seed=None, s
     data_split = results[0].split if results and split is None else resolve_split(split)
     seed = data_split.seed if seed is None else int(seed)
     named = [_member(m, data_split, seed, i) for i, m in enumerate(members)]
-    names = _unique([n for n, _ in named])
+    names = unique_names([n for n, _ in named], suffix="{name}_{n}")  # estimator names: no spaces
     estimators = list(zip(names, [p for _, p in named]))
     task = data_split.task
     for name, est in estimators:

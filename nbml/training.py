@@ -624,7 +624,7 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, la
         raise ValueError(f"results of different tasks ({', '.join(sorted(tasks))}) cannot be compared")
     task = tasks.pop()
     names = list(labels or []) + [r.name for r in results][len(labels or []):]
-    table = pd.DataFrame([r.metrics for r in results], index=_unique_names(names))
+    table = pd.DataFrame([r.metrics for r in results], index=unique_names(names))
     table.index.name = "model"
     table["fit_time"] = [r.fit_time for r in results]
     table["scored_by"] = [f"{len(r.cv)}-fold CV" if r.cv is not None else "validation" for r in results]
@@ -636,9 +636,10 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, la
     return table
 
 
-def _unique_names(names):
+def unique_names(names, suffix="{name} ({n})"):
+    """Names made distinct by numbering repeats: the second ``X`` becomes ``X (2)``."""
     seen, out = {}, []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else suffix.format(name=name, n=seen[name]))
     return out

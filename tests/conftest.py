@@ -91,3 +91,25 @@ def iris_named():
     df = load_iris(as_frame=True).frame
     df["species"] = df.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
     return df
+
+
+@pytest.fixture(scope="module")
+def iris_cat():
+    """iris with a categorical feature and string class labels (deployment and serving tests)."""
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    df = load_iris(as_frame=True).frame
+    df["size"] = np.where(df["sepal length (cm)"] > 5.8, "big", "small")
+    df["species"] = df.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    return df
+
+
+@pytest.fixture(scope="module")
+def iris_result(iris_cat):
+    """A logistic regression trained on ``iris_cat`` (without touching the active split)."""
+    import nbml
+    from sklearn.linear_model import LogisticRegression
+
+    split = nbml.split(iris_cat, target="species", seed=0, activate=False)
+    return nbml.train(LogisticRegression(max_iter=1000), split=split)

@@ -22,21 +22,6 @@ class Doubler(TransformerMixin, BaseEstimator):
         return np.asarray(X, dtype=float) * 2
 
 
-@pytest.fixture(scope="module")
-def iris_cat():
-    from sklearn.datasets import load_iris
-
-    df = load_iris(as_frame=True).frame
-    df["size"] = np.where(df["sepal length (cm)"] > 5.8, "big", "small")
-    df["species"] = df.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
-    return df
-
-
-@pytest.fixture(scope="module")
-def iris_result(iris_cat):
-    split = nbml.split(iris_cat, target="species", seed=0)
-    nbml.data.set_active(None)
-    return nbml.train(LogisticRegression(max_iter=1000), split=split)
 
 
 def test_roundtrip_classifier_identical_predictions_and_card(iris_result, tmp_path):

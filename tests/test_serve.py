@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression
 
 import nbml
 from nbml.deployment import deploy, load, prediction_log, serve
@@ -19,20 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def iris_cat():
-    from sklearn.datasets import load_iris
-
-    df = load_iris(as_frame=True).frame
-    df["size"] = np.where(df["sepal length (cm)"] > 5.8, "big", "small")
-    df["species"] = df.pop("target").map({0: "setosa", 1: "versicolor", 2: "virginica"})
-    return df
-
-
-@pytest.fixture(scope="module")
-def result(iris_cat):
-    split = nbml.split(iris_cat, target="species", seed=0)
-    nbml.data.set_active(None)
-    return nbml.train(LogisticRegression(max_iter=1000), split=split)
+def result(iris_result):
+    return iris_result
 
 
 @pytest.fixture(scope="module")

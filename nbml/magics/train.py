@@ -82,27 +82,18 @@ class TrainMagics(NbmlMagicsBase):
 
     @staticmethod
     def _live_view(model, torch_options, live):
-        """Torch models train with the live loss curve (notebook) or a text line (terminal)."""
+        """Torch models train with the live loss curve (notebook) or a text line (terminal),
+        unless the user gave callbacks of their own."""
         from nbml.training import is_torch_estimator, is_torch_module
 
-        if not live:
+        if not live or not (is_torch_module(model) or is_torch_estimator(model)):
             return model, torch_options
-        if is_torch_module(model) and "callbacks" not in torch_options:
-            from nbml.torch.callbacks import progress_view
+        if "callbacks" in torch_options or getattr(model, "callbacks", None) is not None:
+            return model, torch_options
+        from nbml.torch.callbacks import progress_view
 
-            view = progress_view("auto")
-            return model, {**torch_options, "callbacks": [view] if view else None}
-        if hasattr(model, "get_params") and is_torch_estimator(model) and \
-                model.get_params().get("callbacks", model.get_params().get("model__callbacks")) is None:
-            from sklearn.base import clone
-
-            from nbml.torch.callbacks import progress_view
-
-            view = progress_view("auto")
-            key = "callbacks" if "callbacks" in model.get_params() else None
-            if key and view is not None:
-                return clone(model).set_params(callbacks=[view]), torch_options
-        return model, torch_options
+        view = progress_view("auto")
+        return model, ({**torch_options, "callbacks": [view]} if view is not None else torch_options)
 
     @magic_arguments(name="evaluate")
     @argument("result", help="a TrainResult variable (from %%train -o NAME)")
