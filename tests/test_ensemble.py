@@ -1,6 +1,4 @@
 """%ensemble / nbml.ensemble and %compare: members and ensemble on the same folds."""
-import numpy as np
-import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from sklearn.linear_model import LogisticRegression, Ridge

@@ -3,7 +3,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.model_selection import KFold
 
 import nbml
 from nbml.preprocess import Options, resample_rows

@@ -83,7 +83,7 @@ def test_cv_matches_sklearn_cross_validate(cancer):
 def test_preprocessing_is_fit_inside_each_fold(diabetes):
     """No leakage: each fold's scaler has the statistics of its own training rows."""
     s = nbml.split(diabetes, target="target")
-    X, y = s.X_trainval, s.y_trainval
+    X = s.X_trainval
     from nbml.training import make_folds
 
     captured = []

@@ -7,4 +7,4 @@ from nbml.widgets.explore import explore
 from nbml.widgets.live import LiveFigure
 from nbml.widgets.panel import Panel, panel
 
-__all__ = ["LiveFigure", "Panel", "interactive_evaluation", "panel"]
+__all__ = ["LiveFigure", "Panel", "explore", "interactive_evaluation", "panel"]
