@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nbml.plots import parse_plots
-from nbml.training import Predictions, TrainResult, predict
+import numpy as np
+import pandas as pd
+
+from nbml.plots import INSIGHT, parse_plots
+from nbml.training import Predictions, TrainResult, final_estimator, predict
 
 PARTS = ("val", "test", "train")
 
@@ -20,18 +23,66 @@ class Evaluation:
     predictions: Predictions
     plots: tuple
     learning: object = None  # sklearn LearningCurveDisplay, when asked for
+    permutation: object = None  # nbml.plots.insight.PermutationImportanceDisplay (importance, pdp)
+    own: object = None  # nbml.plots.insight.ModelImportanceDisplay: coef_ / feature_importances_
+    dependence: object = None  # nbml.plots.insight.DependenceDisplay (pdp)
     _figure: object = field(default=None)
+    _insight_figures: dict = field(default_factory=dict)
+
+    @property
+    def importance(self) -> pd.DataFrame | None:
+        """Permutation importance of each input column on these rows (``mean`` and ``std``
+        drop of the score over the shuffles), largest first; where the model has its own
+        importances and a column reaches the model as one feature, they are in the last
+        column (``coef`` or ``impurity``). None unless ``plots`` asked for importance or pdp."""
+        if self.permutation is None:
+            return None
+        table = self.permutation.table
+        if self.own is not None:
+            one = self.own.table.shape[1] == 1
+            column = ("coef" if one else "|coef| (largest over classes)") if self.own.kind == "coefficient" \
+                else "impurity"
+            own = self.own.table.iloc[:, 0] if one else self.own.strength()
+            table[column] = table["feature"].map(own.to_dict())
+        return table
+
+    @property
+    def model_importance(self) -> pd.DataFrame | None:
+        """The model's own coefficients (signed; one column per class for a multiclass linear
+        model) or impurity importances, one row per feature after preprocessing; None when
+        the model has neither or importance was not asked for."""
+        return None if self.own is None else self.own.table
+
+    def insight_figure(self, kind: str):
+        """The figure of ``"importance"`` (permutation box plots, and the model's own
+        importances beside them) or ``"pdp"``; None when not computed."""
+        if kind not in self._insight_figures:
+            from nbml.plots.insight import draw_insight
+
+            self._insight_figures[kind] = draw_insight(self, kind)
+        return self._insight_figures[kind]
 
     def figure(self):
         from nbml.plots import figure_of
 
-        if self._figure is None and self.plots:
-            self._figure = figure_of(self.predictions, self.plots, learning=self.learning)
+        kinds = [kind for kind in self.plots if kind not in INSIGHT]
+        if self._figure is None and kinds:
+            self._figure = figure_of(self.predictions, kinds, learning=self.learning)
         return self._figure
 
     def plot(self, kind: str = "auto", ax=None):
+        """Draw one plot on ``ax`` (or a new figure): a prediction plot, ``"importance"``
+        (permutation box plots), ``"own"`` (the model's coefficients / impurity importances)
+        or ``"pdp"`` (``ax``: one axes per feature, or one axes to split)."""
         from nbml.plots import plot_predictions
 
+        if kind in INSIGHT or kind == "own":
+            display = {"importance": self.permutation, "own": self.own, "pdp": self.dependence}[kind]
+            if display is None:
+                what = "its own importances (no coef_ or feature_importances_)" if kind == "own" else kind
+                raise ValueError(f"this evaluation has no {what}; compute it with "
+                                 f"nbml.evaluate(result, plots={'importance' if kind == 'own' else kind!r})")
+            return display.plot(ax=ax)
         return plot_predictions(self.predictions, kind, ax=ax, learning=self.learning)
 
     def __repr__(self) -> str:
@@ -66,10 +117,128 @@ def learning_curve(result: TrainResult, seed: int = 0, cv: int = 5):
                                 score_name=metric)
 
 
-def evaluate(result, on: str = "val", plots=None) -> Evaluation:
+# -- insight: what the model relies on ---------------------------------------------------
+
+N_REPEATS = 5  # shuffles per column for permutation importance
+N_DEPENDENCE = 3  # partial dependence of this many top columns
+MAX_IMPORTANCE_ROWS = 5000  # permutation importance scores at most this many held-out rows per shuffle
+SCORING = {"classification": "accuracy", "regression": "r2"}
+
+
+def permutation_importance(result: TrainResult, X, y, label: str, n_repeats: int = N_REPEATS, seed: int = 0):
+    """Score drop of the whole fitted pipeline when each raw input column of ``X`` is shuffled
+    (scikit-learn's ``permutation_importance``, ``n_repeats`` seeded shuffles)."""
+    from sklearn.inspection import permutation_importance as sk_permutation_importance
+
+    from nbml.plots.insight import PermutationImportanceDisplay
+
+    if not isinstance(n_repeats, (int, np.integer)) or isinstance(n_repeats, bool) or n_repeats < 1:
+        raise ValueError(f"n_repeats={n_repeats!r} must be a positive integer (shuffles per column)")
+    scoring = SCORING[result.task]
+    rows = min(len(X), MAX_IMPORTANCE_ROWS)
+    found = sk_permutation_importance(result.model, X, y, scoring=scoring, n_repeats=n_repeats,
+                                      random_state=seed, max_samples=rows if rows < len(X) else 1.0)
+    names = list(X.columns) if hasattr(X, "columns") else [f"x{i}" for i in range(np.shape(X)[1])]
+    return PermutationImportanceDisplay(found.importances, names, scoring, label, rows, n_repeats)
+
+
+def transformed_feature_names(model, n: int) -> list[str]:
+    """Names of the ``n`` features the final estimator of ``model`` sees (after preprocessing
+    and selection), or x0, x1, … when the pipeline cannot name them."""
+    from sklearn.pipeline import Pipeline
+
+    steps = getattr(model, "steps", None)
+    try:
+        if steps and len(steps) > 1:
+            names = Pipeline(steps[:-1]).get_feature_names_out()
+        else:
+            names = final_estimator(model).feature_names_in_
+    except (AttributeError, ValueError, TypeError):
+        names = None
+    if names is None or len(names) != n:
+        return [f"x{i}" for i in range(n)]
+    return [str(name) for name in names]
+
+
+def model_importance(result: TrainResult):
+    """The model's own ``coef_`` (signed) or impurity ``feature_importances_`` by transformed
+    feature name; None when the final estimator has neither."""
+    from nbml.plots.insight import ModelImportanceDisplay
+
+    estimator = final_estimator(result.model)
+    if getattr(estimator, "coef_", None) is not None:
+        coef = np.atleast_2d(np.asarray(estimator.coef_, dtype=float))
+        names = transformed_feature_names(result.model, coef.shape[1])
+        classes = getattr(estimator, "classes_", None)
+        if coef.shape[0] == 1:
+            columns = ["coef"]
+        elif classes is not None and len(classes) == coef.shape[0]:
+            columns = [f"coef[{c}]" for c in classes]
+        else:
+            columns = [f"coef[{i}]" for i in range(coef.shape[0])]
+        return ModelImportanceDisplay(pd.DataFrame(coef.T, index=pd.Index(names, name="feature"), columns=columns),
+                                      "coefficient")
+    if getattr(estimator, "feature_importances_", None) is not None:
+        values = np.asarray(estimator.feature_importances_, dtype=float)
+        names = transformed_feature_names(result.model, len(values))
+        return ModelImportanceDisplay(pd.DataFrame({"impurity": values}, index=pd.Index(names, name="feature")),
+                                      "impurity")
+    return None
+
+
+def partial_dependence(result: TrainResult, X, features, label: str, grid_resolution: int = 20):
+    """Partial dependence of the fitted pipeline on each raw column in ``features`` over the
+    rows ``X`` (categorical and boolean columns on their values)."""
+    from scipy.stats.mstats import mquantiles
+    from sklearn.inspection import partial_dependence as sk_partial_dependence
+
+    from nbml.plots.insight import DependenceDisplay
+    from nbml.preprocess import columns_by_kind
+
+    kinds = columns_by_kind(X)
+    categorical = set(kinds["categorical"]) | set(kinds["boolean"])
+    model, results, names, is_cat, deciles = result.model, [], [], [], {}
+    for name in features:
+        cat = name in categorical
+        options = dict(features=[name], kind="average", categorical_features=[name] if cat else None,
+                       grid_resolution=max(grid_resolution, X[name].nunique() + 1) if cat else grid_resolution)
+        try:
+            found = sk_partial_dependence(model, X, **options)
+        except ValueError:  # few distinct values between the 5% and 95% percentiles: use them all
+            found = sk_partial_dependence(model, X, percentiles=(0, 1), **options)
+        if not cat:
+            deciles[len(names)] = mquantiles(X[name].dropna(), prob=np.arange(0.1, 1.0, 0.1))
+        results.append(found)
+        names.append(str(name))
+        is_cat.append(cat)
+    if result.task == "classification":
+        classes = list(result.model.classes_)
+        if len(classes) == 2:
+            targets, ylabel = [(classes[1], 0)], f"P({classes[1]})"
+        else:
+            targets, ylabel = [(c, i) for i, c in enumerate(classes[:10])], "P(class)"
+    else:
+        targets, ylabel = [(result.split.target or "prediction", 0)], f"predicted {result.split.target or 'y'}"
+    return DependenceDisplay(results, names, is_cat, deciles, targets, ylabel, label, len(X))
+
+
+def dependence_features(permutation, X, k: int = N_DEPENDENCE) -> list:
+    """The ``k`` most important columns (by permutation importance) that partial dependence
+    can vary: numbers, categories and booleans, not dates."""
+    from nbml.preprocess import columns_by_kind
+
+    dates = set(columns_by_kind(X)["datetime"])
+    names = {str(c): c for c in X.columns}
+    return [names[f] for f in permutation.top(len(names)) if names[f] not in dates][:k]
+
+
+def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) -> Evaluation:
     """Metrics and plots of ``result`` (a ``TrainResult``) on ``on`` = ``"val"`` (default),
     ``"test"`` (the untouched final check) or ``"train"``. ``plots``: comma-separated or a
-    list of roc, pr, cm, residuals, actual, learning, calibration (default: the task's)."""
+    list of roc, pr, cm, residuals, actual, learning, calibration (default: the task's), and
+    the insight plots importance (permutation importance of each input column on these rows,
+    ``n_repeats`` shuffles, with the model's own coefficients or impurity importances) and pdp
+    (partial dependence of the top columns); see ``Evaluation.importance``."""
     if not isinstance(result, TrainResult):
         raise TypeError(f"evaluate needs a TrainResult (from nbml.train / %%train -o NAME); "
                         f"got {type(result).__name__}")
@@ -82,4 +251,11 @@ def evaluate(result, on: str = "val", plots=None) -> Evaluation:
     label = {"val": "validation", "test": "test", "train": "train"}[on]
     pred = predict(result.model, X, result.task, label=label, y=y)
     learning = learning_curve(result, seed=result.seed) if "learning" in kinds else None
-    return Evaluation(result.name, on, len(X), pred.metrics(result.seed), pred, kinds, learning)
+    evaluation = Evaluation(result.name, on, len(X), pred.metrics(result.seed), pred, kinds, learning)
+    if "importance" in kinds or "pdp" in kinds:
+        evaluation.permutation = permutation_importance(result, X, y, label, n_repeats=n_repeats, seed=result.seed)
+        evaluation.own = model_importance(result)
+    if "pdp" in kinds:
+        features = dependence_features(evaluation.permutation, X)
+        evaluation.dependence = partial_dependence(result, X, features, label) if features else None
+    return evaluation

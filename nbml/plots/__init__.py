@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration")
+PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration", "importance", "pdp")
+# what the model relies on: they refit nothing but predict many times, so never a default
+INSIGHT = ("importance", "pdp")
 DEFAULT_PLOTS = {"classification": ("roc", "cm"), "regression": ("residuals", "actual"), "clustering": ()}
-_NEEDS = {"roc": "classification", "pr": "classification", "cm": "classification", "calibration":
-          "classification", "residuals": "regression", "actual": "regression"}
+_SUPERVISED = ("classification", "regression")
+_NEEDS = {"roc": ("classification",), "pr": ("classification",), "cm": ("classification",),
+          "calibration": ("classification",), "residuals": ("regression",), "actual": ("regression",),
+          "learning": _SUPERVISED, "importance": _SUPERVISED, "pdp": _SUPERVISED}
 
 
 def parse_plots(plots, task: str) -> tuple:
@@ -21,13 +25,14 @@ def parse_plots(plots, task: str) -> tuple:
     if isinstance(plots, str):
         plots = [p.strip() for p in plots.split(",") if p.strip()]
     kinds = tuple(plots)
+    allowed = [p for p in PLOTS if task in _NEEDS[p]]
     for kind in kinds:
         if kind not in PLOTS:
             raise ValueError(f"plots={kind!r} is not a plot; choose from {', '.join(PLOTS)}")
-        if _NEEDS.get(kind, task) != task:
-            allowed = [p for p in PLOTS if _NEEDS.get(p, task) == task]
-            raise ValueError(f"plot {kind!r} needs a {_NEEDS[kind]} task but this one is {task}; "
-                             f"choose from {', '.join(allowed)}")
+        if task not in _NEEDS[kind]:
+            raise ValueError(f"plot {kind!r} needs a {' or '.join(_NEEDS[kind])} task but this one is {task}; "
+                             + (f"choose from {', '.join(allowed)}" if allowed else
+                                f"a {task} result has no evaluation plots (only metrics)"))
     return kinds
 
 
@@ -49,6 +54,9 @@ def plot_predictions(pred, kind: str = "auto", ax=None, learning=None):
         fig, (ax,) = new_figure(1)
     else:
         fig = ax.figure
+    if kind in INSIGHT:
+        raise ValueError(f"plot {kind!r} is drawn from an Evaluation: "
+                         f"nbml.evaluate(result, plots={kind!r}).plot({kind!r})")
     if kind == "learning":
         if learning is None:
             raise ValueError("the learning curve is computed by nbml.evaluate(result, plots='learning')")

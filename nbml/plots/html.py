@@ -89,9 +89,21 @@ def split_html(split) -> str:
     return "".join(parts)
 
 
+def _importance_table(ev, limit: int | None = None) -> pd.DataFrame:
+    """Permutation importance (and the model's own, where a column reaches it as one
+    feature), formatted; ``limit``: the top rows only."""
+    table = ev.importance
+    table = table if limit is None else table.head(limit)
+    return table.assign(**{c: table[c].map(fmt) for c in table.columns if c != "feature"}).set_index("feature")
+
+
 def evaluation_text(ev) -> str:
     table = pd.DataFrame({ev.on: [fmt(v) for v in ev.metrics.values()]}, index=list(ev.metrics))
-    return f"{ev.name} on {ev.on} ({ev.n_rows} rows)\n{table.to_string()}"
+    lines = [f"{ev.name} on {ev.on} ({ev.n_rows} rows)", table.to_string()]
+    if ev.importance is not None:
+        lines += [ev.permutation.title + ": score drop when a column is shuffled",
+                  _importance_table(ev, 20).to_string()]
+    return "\n".join(lines)
 
 
 def evaluation_html(ev) -> str:
@@ -103,5 +115,20 @@ def evaluation_html(ev) -> str:
         fig = ev.figure()
         if fig is not None:
             parts.append(_figure_html(fig))
+    if ev.importance is not None:
+        what = (f"{ev.permutation.title}: drop in {ev.permutation.scoring} when a column is shuffled "
+                f"(mean and std over {ev.permutation.n_repeats} shuffles)")
+        parts.append(f'<div class="head">{html.escape(what)}</div>')
+        if ev.own is not None:
+            parts.append(f'<div class="muted">{html.escape(ev.own.title)}: in the last column where an input '
+                         f'column reaches the model as one feature; all of them in .model_importance</div>')
+        parts.append(_importance_table(ev, 20).to_html(border=0))
+        if len(ev.importance) > 20:
+            parts.append(f'<div class="muted">top 20 of {len(ev.importance)} columns; all in .importance</div>')
+    for kind in ("importance", "pdp"):
+        if options.plots and kind in ev.plots:
+            fig = ev.insight_figure(kind)
+            if fig is not None:
+                parts.append(_figure_html(fig))
     parts.append("</div>")
     return "".join(parts)
