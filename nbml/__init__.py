@@ -42,6 +42,8 @@ _LAZY = {
     "Monitor": "nbml.deployment",
     "prediction_log": "nbml.deployment",
     "EdaReport": "nbml.eda_report",
+    "label_issues": "nbml.labels",
+    "LabelIssues": "nbml.labels",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
 _SUBMODULES = {"scratch", "space", "check", "metrics", "preprocess", "plots", "widgets"}

@@ -1,7 +1,7 @@
 """The embedded store: every ``train`` and ``tune`` run and every tuning trial.
 
 By default one SQLite file, ``.nbml/nbml.db`` under the working folder, holds nbml's tables
-(``nbml_runs``, ``nbml_trials``) and Optuna's studies side by side. Each write is its own
+(``nbml_runs``, ``nbml_trials``, ``nbml_label_decisions``) and Optuna's studies side by side. Each write is its own
 short transaction and is committed at once, so a kernel crash loses no finished trial. SQLite
 runs in WAL mode with a busy timeout: two notebooks (processes) can write at the same time.
 
@@ -42,6 +42,11 @@ _SCHEMA = [
         params TEXT, metric TEXT, score REAL, score_std REAL, metrics TEXT, state TEXT, error TEXT,
         duration REAL, fingerprint TEXT, extra TEXT)""",
     "CREATE INDEX IF NOT EXISTS nbml_trials_study ON nbml_trials (study, number)",
+    """CREATE TABLE IF NOT EXISTS nbml_label_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created TEXT NOT NULL, review TEXT NOT NULL, fingerprint TEXT, row_id TEXT NOT NULL,
+        action TEXT NOT NULL, label TEXT)""",
+    "CREATE INDEX IF NOT EXISTS nbml_label_decisions_review ON nbml_label_decisions (review, fingerprint)",
 ]
 
 
@@ -253,6 +258,27 @@ def record_trial(url: str, study: str, record: dict) -> None:
 
 
 # -- reading ---------------------------------------------------------------------------
+
+def record_label_decision(url: str, review: str, fingerprint: str, row_id, action: str, label=None) -> None:
+    """Append one review decision (keep / relabel / drop / undo) to the label-review log.
+    The log is append-only: an undo is a row of its own, so replaying it gives the state."""
+    _insert(url, "nbml_label_decisions", {
+        "created": _now(), "review": review, "fingerprint": fingerprint, "row_id": _json(row_id),
+        "action": action, "label": None if label is None else _json(label)})
+
+
+def label_decisions(review: str, fingerprint: str | None = None, storage: str | None = None) -> pd.DataFrame:
+    """The decision log of one label review, oldest first (row ids and labels as JSON)."""
+    url = to_url(storage) if storage else default_url()
+    if url is None:
+        return pd.DataFrame(columns=["created", "row_id", "action", "label"])
+    sql = "SELECT created, row_id, action, label FROM nbml_label_decisions WHERE review = :review"
+    params = {"review": review}
+    if fingerprint is not None:
+        sql += " AND fingerprint = :fingerprint"
+        params["fingerprint"] = fingerprint
+    return _read(url, sql + " ORDER BY id", params)
+
 
 def _read(url, sql, params=None) -> pd.DataFrame:
     import sqlalchemy as sa

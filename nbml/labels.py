@@ -1,0 +1,421 @@
+"""``label_issues()``: find likely mislabeled rows, review them, train again on the cleaned data.
+
+Out-of-fold predicted probabilities come from K-fold cross-validation of the model on the
+split's train+val rows (every row is scored by a model that never saw it); cleanlab's
+confident learning (``cleanlab.filter.find_label_issues``) then picks the rows whose given
+label disagrees with what the model is confident of, ranked by label quality (the predicted
+probability of the given label: lowest first). The test rows are never looked at: they stay
+the untouched final check.
+
+For large data, ``coreset=SIZE`` takes the coreset route: each fold's model is fit on a
+weighted coreset of the other folds (``SIZE`` rows instead of all of them), and the flagged rows
+are reviewed in order of their share of the model's log-loss — the quantity a coreset's
+sensitivity bounds, so the rows a coreset must weigh most are looked at first.
+
+Decisions (keep / relabel / drop) never touch the user's data: they build a cleaned copy
+(``cleaned()``, ``cleaned_split()``, ``retrain()``), are appended to the embedded store as they
+are made (a restarted kernel picks the review up where it was), and ``undo()`` takes the last
+one back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from nbml.data import Split
+from nbml.training import TrainResult, check_folds, final_estimator, make_folds
+
+ACTIONS = ("keep", "relabel", "drop")
+FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
+           "low_normalized_margin", "low_self_confidence")
+PROBA_MODELS = ("LogisticRegression, RandomForestClassifier, HistGradientBoostingClassifier, "
+                "KNeighborsClassifier, GaussianNB, SVC(probability=True), nbml.TorchClassifier")
+
+
+def _cleanlab():
+    try:
+        import cleanlab.filter
+        import cleanlab.rank
+    except ImportError:
+        raise ModuleNotFoundError("finding label issues uses cleanlab's confident learning, which is not "
+                                  "installed: pip install 'nbml[labels]' (or pip install cleanlab)") from None
+    return cleanlab
+
+
+# -- finding ------------------------------------------------------------------------------
+
+def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_noise_rate",
+                 name=None, storage=None, n_jobs=None) -> "LabelIssues":
+    """Likely mislabeled rows of a classification split's train+val rows.
+
+    ``result``: a ``TrainResult`` (its model, preprocessing and split are used) or an unfitted
+    classifier (trained on ``split``, default the active one, with the auto preprocessing).
+    ``cv``: folds for the out-of-fold probabilities. ``coreset``: rows (int) or fraction of each
+    fold's training rows to fit on instead of all of them (large data). ``filter_by``: cleanlab's
+    rule. ``name`` keys the review's decisions in the store (default: the model's name).
+    Returns a ``LabelIssues``: the flagged rows as a DataFrame (index ``row``: the row's label in
+    the user's data; ``given``, ``suggested``, ``confidence``, ``quality``), and the review.
+    """
+    from sklearn.base import clone
+
+    pipeline, data_split, model_name, seed = _model_and_split(result, split, seed)
+    if data_split.task != "classification":
+        raise ValueError(f"finding label issues needs class labels, but this split's task is {data_split.task} "
+                         f"(target {data_split.target!r}): split a categorical target for classification")
+    if not hasattr(final_estimator(pipeline), "predict_proba"):
+        raise TypeError(f"{model_name} gives no predicted probabilities (no predict_proba), which confident "
+                        f"learning needs: use a model that has them, e.g. {PROBA_MODELS}")
+    if filter_by not in FILTERS:
+        raise ValueError(f"filter_by={filter_by!r} is not a cleanlab filter; use one of {', '.join(FILTERS)}")
+    if coreset is not None:
+        _check_size(coreset)
+    cleanlab = _cleanlab()
+    X, y = data_split.X_trainval, data_split.y_trainval
+    check_folds(cv, X, y, "classification")
+    if coreset is None:
+        proba, classes = _out_of_fold(clone(pipeline), X, y, cv, seed, n_jobs)
+    else:
+        proba, classes = _out_of_fold_coreset(clone(pipeline), X, y, cv, seed, coreset)
+    codes = pd.Categorical(y, categories=classes).codes
+    if (codes < 0).any():  # cannot happen with stratified folds; say so rather than mis-rank
+        raise ValueError("some labels are missing from the model's classes; use fewer folds")
+    flagged = cleanlab.filter.find_label_issues(codes, proba, filter_by=filter_by,
+                                                return_indices_ranked_by="self_confidence", n_jobs=1)
+    quality = cleanlab.rank.get_label_quality_scores(codes, proba, method="self_confidence")
+    best = proba.argmax(axis=1)
+    table = pd.DataFrame({
+        "given": y.to_numpy()[flagged],
+        "suggested": np.asarray(classes, dtype=object)[best[flagged]] if classes.dtype == object
+        else classes[best[flagged]],
+        "confidence": proba[flagged, best[flagged]],
+        "quality": quality[flagged],
+    }, index=pd.Index(X.index[flagged], name="row"))
+    if coreset is not None:
+        loss = -np.log(np.clip(proba[np.arange(len(codes)), codes], 1e-12, 1.0))
+        table["loss_share"] = loss[flagged] / loss.sum()
+        table = table.sort_values("loss_share", ascending=False, kind="stable")
+    issues = LabelIssues(name=name or model_name, split=data_split, table=table, proba=proba,
+                         classes=np.asarray(classes), model_name=model_name, cv=cv, seed=seed,
+                         route="coreset" if coreset is not None else "cross-validation",
+                         filter_by=filter_by, storage=storage, _pipeline=pipeline)
+    issues._load()
+    return issues
+
+
+def _model_and_split(result, split, seed):
+    from nbml.training import check_model, make_model_pipeline, resolve_split
+
+    if isinstance(result, TrainResult):
+        if split is not None:
+            raise TypeError("give either a TrainResult (which has its split) or a model with split=…, not both")
+        return result._pipeline, result.split, result.name, result.seed if seed is None else int(seed)
+    if isinstance(result, (pd.DataFrame, Split)) or result is None:
+        raise TypeError(f"label_issues needs a TrainResult or a classifier to score the rows with; got "
+                        f"{type(result).__name__}")
+    data_split = resolve_split(split, seed=0 if seed is None else seed)
+    check_model(result, data_split.task)
+    seed = data_split.seed if seed is None else int(seed)
+    pipeline = make_model_pipeline(result, data_split, "auto", seed, data_split.options)
+    return pipeline, data_split, type(final_estimator(pipeline)).__name__, seed
+
+
+def _check_size(size):
+    ok = (isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size >= 2) or \
+        (isinstance(size, float) and 0 < size < 1)
+    if not ok:
+        raise ValueError(f"coreset={size!r} is not a size; give rows per fold (an integer ≥ 2) or a fraction "
+                         f"in (0, 1)")
+
+
+def _out_of_fold(pipeline, X, y, cv, seed, n_jobs):
+    from nbml.training import cross_validate
+
+    _, oof = cross_validate(pipeline, X, y, "classification", k=cv, seed=seed, n_jobs=n_jobs)
+    if oof.proba is None:
+        raise TypeError("the model's folds gave no probabilities for every class; use more rows per class")
+    return np.asarray(oof.proba, dtype=float), np.asarray(oof.classes)
+
+
+def _out_of_fold_coreset(pipeline, X, y, cv, seed, size):
+    """Out-of-fold probabilities from fold models fit on weighted coresets of the other folds."""
+    from sklearn.base import clone
+
+    from nbml.coresets import coreset
+
+    classes = np.asarray(sorted(pd.unique(y), key=lambda v: (str(type(v)), v)))
+    proba = np.zeros((len(X), len(classes)))
+    for k, (train_idx, test_idx) in enumerate(make_folds("classification", cv, seed).split(X, y)):
+        X_in, y_in = X.iloc[train_idx], y.iloc[train_idx]
+        rows = size if isinstance(size, (int, np.integer)) else max(2, int(round(size * len(X_in))))
+        model = clone(pipeline)
+        if rows >= len(X_in):
+            model.fit(X_in, y_in)
+        else:
+            subset = coreset(X_in, y_in.to_numpy(), size=int(rows), seed=seed + k, task="classification",
+                             model=final_estimator(pipeline))
+            subset.X = X_in.iloc[subset.indices]  # the raw rows: the pipeline does its own preprocessing
+            subset.y = y_in.iloc[subset.indices]
+            subset.fit(model)
+        fold_classes = list(final_estimator(model).classes_)
+        columns = [fold_classes.index(c) if c in fold_classes else -1 for c in classes]
+        p = model.predict_proba(X.iloc[test_idx])
+        proba[test_idx] = np.where(np.array(columns) >= 0, p[:, np.maximum(columns, 0)], 0.0)
+    return proba, classes
+
+
+# -- the result and its review ------------------------------------------------------------
+
+@dataclass(repr=False)
+class LabelIssues:
+    """Flagged rows (``table``: one row each, most likely wrong first) and the review of them.
+
+    Reads like the table: ``issues["suggested"]``, ``len(issues)``, ``issues.head()``. Decide
+    with ``keep(row)``, ``relabel(row, label=None)`` (None: the suggestion), ``drop(row)``,
+    ``accept()`` (every undecided flagged row takes its suggestion), ``undo()``; use the result
+    with ``cleaned()``, ``cleaned_split()`` and ``retrain()``.
+    """
+
+    name: str
+    split: Split
+    table: pd.DataFrame
+    proba: np.ndarray  # out-of-fold probabilities of every train+val row (columns: classes)
+    classes: np.ndarray
+    model_name: str
+    cv: int
+    seed: int
+    route: str
+    filter_by: str
+    storage: str | None = None
+    _pipeline: object = None
+    _log: list = field(default_factory=list)  # (row, action, label), in order; undo pops
+
+    # -- reading ---------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, key):
+        return self.table[key]
+
+    def __getattr__(self, name):
+        # DataFrame methods (head, loc, iloc, to_csv, ...) read the table of flagged rows
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    @property
+    def n_rows(self) -> int:
+        """Rows looked at (the split's train+val rows)."""
+        return len(self.proba)
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """The standing decision per row (the last one made), in the order they were made."""
+        state = self._state()
+        frame = pd.DataFrame([(row, action, label) for row, (action, label) in state.items()],
+                             columns=["row", "action", "label"])
+        return frame.set_index("row")
+
+    @property
+    def pending(self) -> list:
+        """Flagged rows with no decision yet, most likely wrong first."""
+        decided = self._state()
+        return [row for row in self.table.index if row not in decided]
+
+    def row(self, row) -> pd.Series:
+        """The features of one train+val row (as the user gave them)."""
+        self._check_row(row)
+        return self.split.X_trainval.loc[row]
+
+    def given(self, row):
+        self._check_row(row)
+        return self.split.y_trainval.loc[row]
+
+    def suggestion(self, row):
+        """The model's most likely class for ``row`` (any train+val row, flagged or not)."""
+        position = self._check_row(row)
+        return self.classes[int(np.argmax(self.proba[position]))]
+
+    # -- deciding --------------------------------------------------------------------
+    def keep(self, row) -> None:
+        """The given label is right."""
+        self._decide(row, "keep", None)
+
+    def relabel(self, row, label=None) -> None:
+        """Give ``row`` the label ``label`` (default: the suggested one) in the cleaned copy."""
+        self._check_row(row)
+        label = self.suggestion(row) if label is None else self._check_label(label)
+        self._decide(row, "relabel", label)
+
+    def drop(self, row) -> None:
+        """Leave ``row`` out of the cleaned copy."""
+        self._decide(row, "drop", None)
+
+    def accept(self, rows=None) -> int:
+        """Relabel every undecided flagged row (or ``rows``) to its suggestion; returns how many."""
+        rows = self.pending if rows is None else list(rows)
+        for row in rows:
+            self.relabel(row)
+        return len(rows)
+
+    def undo(self):
+        """Take the last decision back; returns it as ``(row, action, label)`` (None if none)."""
+        if not self._log:
+            return None
+        last = self._log.pop()
+        self._record(last[0], "undo", None)
+        return last
+
+    def _decide(self, row, action, label):
+        self._check_row(row)
+        self._log.append((row, action, label))
+        self._record(row, action, label)
+
+    def _state(self) -> dict:
+        state = {}
+        for row, action, label in self._log:
+            state.pop(row, None)  # re-deciding moves the row to the end
+            state[row] = (action, label)
+        return state
+
+    def _check_row(self, row) -> int:
+        index = self.split.X_trainval.index
+        try:
+            position = index.get_loc(row)
+        except (KeyError, TypeError):
+            position = None
+        if not isinstance(position, (int, np.integer)):
+            raise ValueError(f"row={row!r} is not a train+val row of the split (rows are the data's index "
+                             f"labels, e.g. {list(self.table.index[:3]) or list(index[:3])})")
+        return int(position)
+
+    def _check_label(self, label):
+        for c in self.classes:
+            if label == c or str(label) == str(c):
+                return c
+        raise ValueError(f"label={label!r} is not a class of {self.split.target!r}; the classes are "
+                         f"{', '.join(map(repr, self.classes))}")
+
+    # -- the store -------------------------------------------------------------------
+    def _url(self):
+        from nbml.store import to_url
+
+        return to_url(self.storage) if self.storage else to_url(None)
+
+    def _record(self, row, action, label):
+        url = self._url()
+        if url is None:
+            return
+        try:
+            from nbml.store import record_label_decision
+
+            record_label_decision(url, self.name, self.split.fingerprint, row, action, label)
+        except Exception as exc:  # the review goes on in memory; say the store missed it
+            import warnings
+
+            warnings.warn(f"nbml could not record the label decision: {type(exc).__name__}: {exc}", stacklevel=3)
+
+    def _load(self):
+        """Replay this review's decisions from the store (same name, same data)."""
+        url = self._url()
+        if url is None:
+            return
+        try:
+            from nbml.store import label_decisions
+
+            log = label_decisions(self.name, self.split.fingerprint, storage=url)
+        except Exception:
+            return
+        index = self.split.X_trainval.index
+        for row_json, action, label_json in zip(log["row_id"], log["action"], log["label"]):
+            if action == "undo":
+                if self._log:
+                    self._log.pop()
+                continue
+            row = _from_json(row_json, index)
+            if row is None:
+                continue
+            label = None if label_json is None else self._check_label(json.loads(label_json))
+            self._log.append((row, action, label))
+
+    # -- using the decisions ---------------------------------------------------------
+    def cleaned_split(self) -> Split:
+        """The split with the decisions applied to its train and validation rows (test rows untouched);
+        the user's data is not changed."""
+        from nbml.data import fingerprint
+
+        state = self._state()
+        dropped = [row for row, (action, _) in state.items() if action == "drop"]
+        relabels = {row: label for row, (action, label) in state.items() if action == "relabel"}
+        parts = {}
+        for part in ("train", "val"):
+            X, y = self.split.part(part)
+            y = y.copy()
+            hits = [row for row in relabels if row in y.index]
+            if hits:
+                values = [relabels[row] for row in hits]
+                if y.dtype != object and not all(pd.api.types.is_scalar(v) for v in values):
+                    y = y.astype(object)
+                y.loc[hits] = values
+            keep = ~X.index.isin(dropped)
+            parts[f"X_{part}"], parts[f"y_{part}"] = X[keep], y[keep]
+        full_X = pd.concat([parts["X_train"], parts["X_val"], self.split.X_test])
+        full_y = pd.concat([parts["y_train"], parts["y_val"], self.split.y_test])
+        return dataclasses.replace(self.split, **parts, fingerprint=fingerprint(full_X, full_y),
+                                   name=f"{self.split.name or 'data'} (cleaned)")
+
+    def cleaned(self) -> pd.DataFrame:
+        """A cleaned copy of the data (features and target; train, val and test rows) with the
+        decisions applied: relabeled targets, dropped rows left out."""
+        s = self.cleaned_split()
+        X = pd.concat([s.X_train, s.X_val, s.X_test])
+        y = pd.concat([s.y_train, s.y_val, s.y_test])
+        return X.assign(**{str(s.target): y.to_numpy()})
+
+    def retrain(self, cv=None, seed=None, activate=False) -> TrainResult:
+        """Train the same model (same preprocessing) on the cleaned split in one step.
+        ``activate=True`` also makes the cleaned split the active one."""
+        from sklearn.base import clone
+
+        from nbml.data import set_active
+        from nbml.training import train
+
+        cleaned = self.cleaned_split()
+        if activate:
+            set_active(cleaned)
+        return train(clone(self._pipeline), split=cleaned, cv=cv, preprocess="none",
+                     seed=self.seed if seed is None else seed)
+
+    # -- display ---------------------------------------------------------------------
+    def summary(self) -> str:
+        share = len(self) / max(self.n_rows, 1)
+        decided = self._state()
+        counts = pd.Series([a for a, _ in decided.values()], dtype=object).value_counts()
+        done = ", ".join(f"{counts.get(a, 0)} {a}" for a in ACTIONS) if decided else "none yet"
+        how = f"{self.cv}-fold out-of-fold probabilities" + (" (fold models fit on coresets)"
+                                                             if self.route == "coreset" else "")
+        return (f"{len(self)} of {self.n_rows} train+val rows ({share:.1%}) look mislabeled to {self.model_name} "
+                f"({how}, cleanlab {self.filter_by}); decisions: {done}")
+
+    def __repr__(self) -> str:
+        return f"{self.summary()}\n{self.table.head(10).to_string()}"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return (f"<p><b>Label issues</b> — {escape(self.summary())}</p>"
+                + self.table.head(20).to_html(float_format=lambda v: f"{v:.3f}"))
+
+
+def _from_json(text, index):
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    if value in index:
+        return value
+    matches = [row for row in index if str(row) == str(value)]
+    return matches[0] if matches else None
