@@ -288,7 +288,8 @@ class LabelIssues:
         except (KeyError, TypeError):
             position = None
         if not isinstance(position, (int, np.integer)):
-            raise ValueError(f"row={row!r} is not a train+val row of the split (rows are the data's index "
+            shown = row.item() if isinstance(row, np.generic) else row
+            raise ValueError(f"row={shown!r} is not a train+val row of the split (rows are the data's index "
                              f"labels, e.g. {list(self.table.index[:3]) or list(index[:3])})")
         return int(position)
 
@@ -338,7 +339,7 @@ class LabelIssues:
             row = _from_json(row_json, index)
             if row is None:
                 continue
-            label = None if label_json is None else self._check_label(json.loads(label_json))
+            label = self._check_label(json.loads(label_json)) if isinstance(label_json, str) else None
             self._log.append((row, action, label))
 
     # -- using the decisions ---------------------------------------------------------

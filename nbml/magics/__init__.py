@@ -14,8 +14,10 @@ from nbml.magics.tune import TuneMagics
 from nbml.magics.panel import PanelMagics
 from nbml.magics.deploy import DeployMagics
 from nbml.magics.explore import ExploreMagics
+from nbml.magics.labels import LabelMagics
 
-FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics, ExploreMagics]
+FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics, ExploreMagics,
+            LabelMagics]
 
 
 def register(shell) -> None:
