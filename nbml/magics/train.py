@@ -100,13 +100,20 @@ class TrainMagics(NbmlMagicsBase):
     @argument("--on", default="val", choices=["val", "test", "train"],
               help="val (default), or test: the final check on the untouched test rows")
     @argument("--plots", default=None,
-              help="comma-separated: roc,pr,cm,residuals,actual,learning,calibration")
+              help="comma-separated: roc,pr,cm,residuals,actual,learning,calibration; and importance "
+                   "(permutation importance of your columns on the --on rows, with the model's own "
+                   "coefficients or impurity importances), pdp (partial dependence of the top columns)")
     @argument("--interactive", action="store_true",
               help="toggle buttons between the plots (needs a notebook front end)")
     @argument("-o", "--out", default=None, help="store the Evaluation in this variable")
     @line_magic("evaluate")
     def evaluate_magic(self, line):
-        """Metrics and plots of a trained result on its validation or test rows."""
+        """Metrics and plots of a trained result on its validation or test rows.
+
+        --plots importance,pdp shows what the model relies on, computed on the held-out rows
+        (--on): how much the score drops when each of your columns is shuffled, the model's
+        own coefficients or impurity importances, and partial dependence of the top columns.
+        """
         from nbml.evaluation import evaluate
 
         args = self.parse(self.evaluate_magic, line)

@@ -56,7 +56,7 @@ class PermutationImportanceDisplay:
         shown = self.table["feature"][:MAX_SHOWN].tolist()[::-1]
         index = {name: i for i, name in enumerate(self.feature_names)}
         fig, ax = _axes(ax, n=len(shown))
-        ax.boxplot([self.importances[index[name]] for name in shown], vert=False, widths=0.6)
+        ax.boxplot([self.importances[index[name]] for name in shown], orientation="horizontal", widths=0.6)
         ax.set_yticks(range(1, len(shown) + 1), shown)
         ax.axvline(0, color="#888", linestyle="--", linewidth=0.8)
         ax.set_xlabel(f"drop in {self.scoring} when shuffled ({self.n_repeats} repeats)")

@@ -12,7 +12,10 @@ from nbml.widgets.live import LiveFigure
 KINDS = {"classification": ("roc", "pr", "cm", "calibration", "learning"),
          "regression": ("residuals", "actual", "learning"), "clustering": ()}
 LABELS = {"roc": "ROC", "pr": "precision-recall", "cm": "confusion matrix", "calibration": "calibration",
-          "learning": "learning curve", "residuals": "residuals", "actual": "predicted vs actual"}
+          "learning": "learning curve", "residuals": "residuals", "actual": "predicted vs actual",
+          "importance": "importance", "pdp": "partial dependence"}
+# costly (many predictions): offered when the Evaluation computed them, i.e. when asked for
+INSIGHT_KINDS = ("importance", "pdp")
 
 
 class InteractiveEvaluation:
@@ -22,8 +25,10 @@ class InteractiveEvaluation:
         from nbml.evaluation import Evaluation
         from nbml.training import TrainResult
 
+        self.evaluation = None
         if isinstance(target, Evaluation):
             self.predictions, self.learning, self.result = target.predictions, target.learning, result
+            self.evaluation = target
             title = f"{target.name} on {target.on} ({target.n_rows} rows)"
         elif isinstance(target, TrainResult):
             if target.predictions is None:
@@ -36,6 +41,8 @@ class InteractiveEvaluation:
         task = self.predictions.task
         available = [k for k in KINDS[task] if k != "learning" or self.learning is not None or
                      self.result is not None]
+        if self.evaluation is not None:
+            available += [k for k in INSIGHT_KINDS if getattr(self.evaluation, _INSIGHT[k]) is not None]
         if kinds is not None:
             from nbml.plots import parse_plots
 
@@ -64,8 +71,14 @@ class InteractiveEvaluation:
             from nbml.evaluation import learning_curve
 
             self.learning = learning_curve(self.result, seed=self.result.seed)
-        self.figure.draw(_draw, self.predictions, kind, self.learning, force=True)
+        if kind in INSIGHT_KINDS:
+            self.figure.draw(_draw_insight, getattr(self.evaluation, _INSIGHT[kind]), force=True)
+        else:
+            self.figure.draw(_draw, self.predictions, kind, self.learning, force=True)
         self.cache[kind] = self.figure.png
+
+
+_INSIGHT = {"importance": "permutation", "pdp": "dependence"}
 
 
 def _draw(axes, pred, kind, learning):
@@ -74,9 +87,14 @@ def _draw(axes, pred, kind, learning):
     plot_predictions(pred, kind, ax=axes[0], learning=learning)
 
 
+def _draw_insight(axes, display):
+    display.plot(ax=axes[0])  # partial dependence splits the axes into one per feature
+
+
 def interactive_evaluation(result_or_evaluation, result=None, plots=None):
     """Toggle buttons between the plots of one ``TrainResult`` or ``Evaluation`` (ROC,
     precision-recall, confusion matrix, calibration, learning curve; residuals and predicted
-    vs actual for regression) without recomputing the model's predictions. ``result``: the
+    vs actual for regression; importance and partial dependence when the Evaluation was made
+    with ``plots="importance,pdp"``) without recomputing the model's predictions. ``result``: the
     TrainResult behind an Evaluation (for the learning curve). Returns the widget."""
     return InteractiveEvaluation(result_or_evaluation, result=result, kinds=plots).widget
