@@ -43,12 +43,15 @@ HALVING_FACTOR = 3
 # -- one configuration ---------------------------------------------------------------------
 
 def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_params=None, max_rows=None,
-                    report=None, epoch_key=None, greater=True, weights=None, weight_keys=(), prepared=None):
+                    report=None, epoch_key=None, greater=True, weights=None, weight_keys=(), prepared=None,
+                    iterate=None):
     """Fit and score one configuration on every fold; a dict describing the trial.
 
-    ``report(step, value)`` receives intermediate scores (per epoch for torch models when
-    ``epoch_key`` names their callbacks parameter, else the running mean per fold) and may
-    raise ``optuna.TrialPruned``. ``weights`` (one per row of ``X``) go to the fit keywords
+    ``report(step, value)`` receives intermediate scores and may raise
+    ``optuna.TrialPruned``: per epoch for torch models when ``epoch_key`` names their
+    callbacks parameter; per iteration on the first fold when ``iterate`` is ``(mode, key)``
+    from ``nbml.tuning.pruning.iteration_mode`` (boosting stages, SGD/MLP epochs); else the
+    running mean per fold. ``weights`` (one per row of ``X``) go to the fit keywords
     ``weight_keys`` (a coreset's weights). ``prepared`` (from ``prepare_folds``) holds each
     fold's already-preprocessed rows when only the final estimator's parameters vary: then
     only that estimator is fit. Errors of the model become ``state='fail'``.
@@ -59,6 +62,9 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
     out = {"worker": f"{socket.gethostname()}:{os.getpid()}", "state": "complete", "error": None}
     scores, metric_rows = [], []
     reporter = None
+    reported = []  # intermediate scores: a trial pruned on its first fold keeps the last one
+    if report is not None:
+        report = functools.partial(_remember, report, reported)
     try:
         for i, (train_idx, test_idx) in enumerate(folds):
             if max_rows is not None and len(train_idx) > max_rows:
@@ -91,20 +97,31 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
                         # per-epoch scores on the rows the trial is scored on feed the pruner
                         # (without early stopping they steer nothing else)
                         fold_params.update(X_val=Xt_test, y_val=y_te)
-                    _fit(model, Xt_train, y_tr, task, fold_params)
-                    held_out = predict(model, Xt_test, task, y=y_te)
+                    fold = _Fold(task, y_tr, y_te, seed, metric, None if weights is None else np.asarray(weights)[test_idx],
+                                 Xt_train, Xt_test, fold_params, prepared=True)
                 else:
-                    _fit(model, X.iloc[train_idx], y_tr, task, fold_params)
-                    held_out = _predict_once(model, X.iloc[test_idx], task, y_te)
-                if weights is not None:  # a coreset's rows stand for many: weigh their scores
-                    held_out.weights = np.asarray(weights)[test_idx]
+                    fold = _Fold(task, y_tr, y_te, seed, metric, None if weights is None else np.asarray(weights)[test_idx],
+                                 X.iloc[train_idx], X.iloc[test_idx], fold_params, prepared=False)
+                if iterate is not None and report is not None and i == 0:
+                    from nbml.tuning.pruning import IterationReporter
+
+                    mode, key = iterate
+                    iterations = IterationReporter(report, mode, prepared.strip_key(key) if prepared else key, task)
+                    try:
+                        model, held_out = iterations.run(model, fold)
+                    finally:
+                        out["iterations"] = iterations.steps
+                else:
+                    fold.fit(model)
+                    held_out = fold.held_out(model)
                 values = held_out.metrics(seed)
             score = values.get(metric, math.nan)
             if score is None or not math.isfinite(score):
                 raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
             scores.append(score)
             metric_rows.append(values)
-            if report is not None and epoch_key is None and len(folds) > 1 and i < len(folds) - 1:
+            if report is not None and epoch_key is None and iterate is None and len(folds) > 1 and \
+                    i < len(folds) - 1:
                 report(i, float(np.mean(scores)))
     except KeyboardInterrupt:
         raise
@@ -114,7 +131,8 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
         else:
             out["state"] = "fail"
             out["error"] = describe_error(exc)
-    out["score"] = float(np.mean(scores)) if scores else math.nan
+    out["score"] = float(np.mean(scores)) if scores else (reported[-1] if out["state"] == "pruned" and reported
+                                                          else math.nan)
     out["score_std"] = float(np.std(scores)) if len(scores) > 1 else math.nan
     if out["state"] == "complete":
         out["metrics"] = {m: float(np.mean([r.get(m, math.nan) for r in metric_rows])) for m in metric_rows[0]}
@@ -125,6 +143,45 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
     if reporter is not None:
         out["epochs"] = reporter.epochs
     return out
+
+
+class _Fold:
+    """One fold's rows for ``IterationReporter`` (nbml.tuning.pruning.Fold): fit, predict the
+    held-out rows (weighted by a coreset's weights), score them."""
+
+    def __init__(self, task, y_train, y_true, seed, metric, weights, X_train, X_test, fit_params, prepared):
+        self.task, self.y_true, self.seed, self.metric, self.weights = task, y_true, seed, metric, weights
+        self.X_train, self.y_train, self.X_test = X_train, y_train, X_test
+        self.fit_params, self.prepared = fit_params, prepared
+
+    def fit(self, model, **extra):
+        return _fit(model, self.X_train, self.y_train, self.task, dict(self.fit_params or {}, **extra))
+
+    def held_out(self, model):
+        if self.prepared:
+            out = predict(model, self.X_test, self.task, y=self.y_true)
+        else:
+            out = _predict_once(model, self.X_test, self.task, self.y_true)
+        if self.weights is not None:  # a coreset's rows stand for many: weigh their scores
+            out.weights = self.weights
+        return out
+
+    def score(self, predictions) -> float:
+        if self.weights is not None:
+            predictions.weights = self.weights
+        return float(predictions.metrics(self.seed).get(self.metric, math.nan))
+
+    def rows(self, model):
+        """The held-out rows as the final estimator sees them."""
+        if self.prepared:
+            return self.X_test
+        steps = getattr(model, "steps", None)
+        return model[:-1].transform(self.X_test) if steps and len(steps) > 1 else self.X_test
+
+
+def _remember(report, reported, step, value):
+    reported.append(value)
+    report(step, value)
 
 
 def _predict_once(model, X, task, y):
@@ -343,7 +400,7 @@ class _Search:
         args = dict(pipeline=self.pipeline, params=params, X=self.X, y=self.y, task=self.task, folds=self.folds,
                     metric=self.metric, seed=self.seed, fit_params=self.fit_params, greater=self.greater,
                     weights=self.weights, weight_keys=self.weight_keys, prepared=self.prepared,
-                    epoch_key=self.epoch_key)
+                    epoch_key=self.epoch_key, iterate=self.iterate)
         args.update(extra)
         return args
 
@@ -431,7 +488,7 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
         raise ValueError(f"trials={trials!r} must be a positive integer")
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise ValueError(f"timeout={timeout!r} must be a positive number of seconds")
-    from nbml.tuning.pruning import check_prune, is_epoch_model
+    from nbml.tuning.pruning import check_prune, is_epoch_model, iteration_mode
 
     prune = check_prune(prune)
     if sampler is not None and sampler not in SAMPLERS:
@@ -516,8 +573,13 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     previous = _previous_records(url, study) if url is not None else []
 
     epoch_key = None  # torch estimators: count epochs (and report them when pruning)
+    iterate = None  # boosting, SGD, MLP: report per iteration when pruning
     if is_epoch_model(final_estimator(pipeline)):
         epoch_key = _space._final_prefix(pipeline) + "callbacks"
+    elif prune is not None:
+        mode = iteration_mode(final_estimator(pipeline), task)
+        if mode is not None:
+            iterate = (mode[0], _space._final_prefix(pipeline) + mode[1])
     from nbml.tuning.live import make_callbacks
 
     callbacks = make_callbacks(callbacks, live)
@@ -525,7 +587,7 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
                      fit_params=fit_params, greater=greater, n_jobs=n_jobs, scheduler=scheduler,
                      timeout=timeout, method=method, model_name=model_name, fingerprint=data_split.fingerprint,
                      url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key,
-                     weights=weights, weight_keys=weight_keys, search_seed=int(search_seed),
+                     iterate=iterate, weights=weights, weight_keys=weight_keys, search_seed=int(search_seed),
                      prepared=None if weights is not None else prepare_folds(pipeline, X, y, task, folds, dims,
                                                                              fit_params))
     total = {"grid": None if grid is None else int(np.prod([len(v) for v in grid.values()])),
@@ -709,7 +771,7 @@ def _trials_frame(records, greater) -> pd.DataFrame:
         row.update({k: (repr(v) if isinstance(v, (tuple, list)) else v) for k, v in r["params"].items()})
         row["state"] = r["state"]
         row["duration"] = r.get("duration", math.nan)
-        for k in ("rows", "round", "epochs", "worker"):
+        for k in ("rows", "round", "epochs", "iterations", "worker"):
             if r.get(k) is not None:
                 row[k] = r[k]
         row["error"] = r.get("error")
@@ -929,7 +991,7 @@ def _run_bayes(search, dims, total, prune, sampler, resume):
     max_resource = None
     if search.epoch_key is not None:
         max_resource = search.pipeline.get_params().get(search.epoch_key.replace("callbacks", "epochs"))
-    elif len(search.folds) > 1:
+    elif search.iterate is None and len(search.folds) > 1:
         max_resource = len(search.folds) - 1
     study = optuna.create_study(study_name=search.study, storage=storage, load_if_exists=True,
                                 direction="maximize" if search.greater else "minimize",
