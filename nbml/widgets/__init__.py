@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from nbml.widgets.evaluation import interactive_evaluation
 from nbml.widgets.explore import explore
+from nbml.widgets.labels import review_panel as review_labels
 from nbml.widgets.live import LiveFigure
 from nbml.widgets.panel import Panel, panel
 
-__all__ = ["LiveFigure", "Panel", "explore", "interactive_evaluation", "panel"]
+__all__ = ["LiveFigure", "Panel", "explore", "interactive_evaluation", "panel", "review_labels"]
