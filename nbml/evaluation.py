@@ -186,6 +186,23 @@ def model_importance(result: TrainResult):
     return None
 
 
+def dependence_grid(column: pd.Series, categorical: bool, resolution: int):
+    """The values partial dependence sets ``column`` to: the seen categories (missing ones
+    left out: sklearn cannot sort None/NaN among strings), or, for numbers, the distinct
+    values when there are few, else ``resolution`` steps between the 5% and 95% quantiles
+    (the whole range when those meet), ignoring NaN."""
+    seen = column.dropna()
+    if categorical:
+        return sorted(seen.unique(), key=str)
+    distinct = np.unique(seen.to_numpy(dtype=float))
+    if len(distinct) <= resolution:
+        return distinct
+    low, high = np.quantile(seen.to_numpy(dtype=float), [0.05, 0.95])
+    if low == high:
+        low, high = distinct[0], distinct[-1]
+    return np.linspace(low, high, resolution)
+
+
 def partial_dependence(result: TrainResult, X, features, label: str, grid_resolution: int = 20):
     """Partial dependence of the fitted pipeline on each raw column in ``features`` over the
     rows ``X`` (categorical and boolean columns on their values)."""
@@ -197,16 +214,16 @@ def partial_dependence(result: TrainResult, X, features, label: str, grid_resolu
 
     kinds = columns_by_kind(X)
     categorical = set(kinds["categorical"]) | set(kinds["boolean"])
-    model, results, names, is_cat, deciles = result.model, [], [], [], {}
+    results, names, is_cat, deciles = [], [], [], {}
     for name in features:
         cat = name in categorical
-        options = dict(features=[name], kind="average", categorical_features=[name] if cat else None,
-                       grid_resolution=max(grid_resolution, X[name].nunique() + 1) if cat else grid_resolution)
-        try:
-            found = sk_partial_dependence(model, X, **options)
-        except ValueError:  # few distinct values between the 5% and 95% percentiles: use them all
-            found = sk_partial_dependence(model, X, percentiles=(0, 1), **options)
-        if not cat:
+        grid = dependence_grid(X[name], cat, grid_resolution)
+        found = sk_partial_dependence(result.model, X, features=[name], kind="average",
+                                      categorical_features=[name] if cat else None,
+                                      custom_values={name: grid})
+        if cat:  # tick labels as the user wrote the values (sklearn's grid may have made them numbers)
+            found["labels"] = [str(value) for value in grid]
+        else:
             deciles[len(names)] = mquantiles(X[name].dropna(), prob=np.arange(0.1, 1.0, 0.1))
         results.append(found)
         names.append(str(name))
@@ -229,7 +246,8 @@ def dependence_features(permutation, X, k: int = N_DEPENDENCE) -> list:
 
     dates = set(columns_by_kind(X)["datetime"])
     names = {str(c): c for c in X.columns}
-    return [names[f] for f in permutation.top(len(names)) if names[f] not in dates][:k]
+    return [names[f] for f in permutation.top(len(names))
+            if names[f] not in dates and X[names[f]].notna().any()][:k]
 
 
 def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) -> Evaluation:

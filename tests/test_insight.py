@@ -24,15 +24,27 @@ def signal_and_noise():
 
 @pytest.fixture(scope="module")
 def colors():
-    """A categorical column ("color") that decides most of the class, plus numbers."""
+    """A categorical column ("color", a few missing) that decides most of the class, plus
+    numbers (some missing), a flag and dates."""
     rng = np.random.default_rng(0)
     n = 300
-    color = rng.choice(["red", "green", "blue"], n)
+    color = rng.choice(["red", "green", "blue"], n).astype(object)
     x = rng.normal(size=n)
     y = np.where((color == "red") | ((color == "green") & (x > 0.5)), "a", "b")
     flip = rng.random(n) < 0.05
     y = np.where(flip, np.where(y == "a", "b", "a"), y)
-    return pd.DataFrame({"color": color, "x": x, "noise": rng.normal(size=n), "label": y})
+    color[:10], x[10:20] = None, np.nan
+    return pd.DataFrame({"color": color, "x": x, "flag": rng.random(n) < 0.5,
+                         "when": pd.date_range("2024-01-01", periods=n, freq="D"), "label": y})
+
+
+@pytest.fixture
+def cancer_lr(run, ip, cancer):
+    """A shell session with breast_cancer split and a logistic regression trained as ``lr``."""
+    ip.user_ns["cancer"] = cancer
+    run("%split cancer --target target\nfrom sklearn.linear_model import LogisticRegression")
+    run("%train LogisticRegression(max_iter=300) -o lr")
+    return ip
 
 
 def test_informative_columns_rank_above_noise_through_the_magic(run, ip, signal_and_noise):
@@ -140,19 +152,22 @@ def test_categorical_column(colors):
     result = nbml.train(RandomForestClassifier(n_estimators=30, max_depth=4), split=split)
     ev = nbml.evaluate(result, plots="importance,pdp")
     assert ev.importance["feature"].iloc[0] == "color"  # the user's column, not its one-hot parts
-    assert set(ev.importance["feature"]) == {"color", "x", "noise"}
+    assert set(ev.importance["feature"]) == {"color", "x", "flag", "when"}
     assert np.isnan(ev.importance.set_index("feature").loc["color", "impurity"])  # one-hot: no single value
     assert any(name.startswith("color_") for name in ev.model_importance.index)
+    # dates are not varied; categories and flags are drawn as bars of their values
     by_name = dict(zip(ev.dependence.feature_names, ev.dependence.categorical))
-    assert by_name == {"color": True, "x": False, "noise": False}
-    color_axes = ev.insight_figure("pdp").axes[ev.dependence.feature_names.index("color")]
-    assert sorted(t.get_text() for t in color_axes.get_xticklabels()) == ["blue", "green", "red"]
+    assert by_name == {"color": True, "x": False, "flag": True}
+    axes = ev.insight_figure("pdp").axes
+    ticks = {name: [t.get_text() for t in axes[i].get_xticklabels()]
+             for i, name in enumerate(ev.dependence.feature_names)}
+    assert ticks["color"] == ["blue", "green", "red"] and ticks["flag"] == ["False", "True"]
+    # red → class a for sure, blue → never: the dependence shows it
+    color = ev.dependence.results[ev.dependence.feature_names.index("color")].average[0]
+    assert color[2] < color[0]  # P(b) when red < P(b) when blue
 
 
-def test_interactive_offers_importance_and_pdp(run, ip, cancer):
-    ip.user_ns["cancer"] = cancer
-    run("%split cancer --target target\nfrom sklearn.linear_model import LogisticRegression")
-    run("%train LogisticRegression(max_iter=300) -o lr")
+def test_interactive_offers_importance_and_pdp(run, cancer_lr):
     cell = run("%evaluate lr --interactive --plots roc,importance,pdp -o ev")
     assert cell.error is None, cell.err
     view = cell.value.evaluation
@@ -166,24 +181,21 @@ def test_interactive_offers_importance_and_pdp(run, ip, cancer):
     assert "importance" not in plain.kinds and "pdp" not in plain.kinds
 
 
-def test_bad_input_is_one_clear_line(run, ip, cancer):
+def test_bad_input_is_one_clear_line(run, cancer_lr):
     from sklearn.datasets import make_blobs
 
     X, _ = make_blobs(120, centers=3, random_state=0)
-    ip.user_ns["blobs"] = pd.DataFrame(X, columns=["a", "b"])
+    cell = run("%evaluate lr --plots importance,shap")
+    assert isinstance(cell.error, UsageError) and "\n" not in str(cell.error)
+    assert "'shap'" in str(cell.error) and "importance" in str(cell.error) and "pdp" in str(cell.error)
+    with pytest.raises(ValueError, match="n_repeats=0"):
+        nbml.evaluate(cancer_lr.user_ns["lr"], plots="importance", n_repeats=0)
+    cancer_lr.user_ns["blobs"] = pd.DataFrame(X, columns=["a", "b"])
     run("%split blobs\nfrom sklearn.cluster import KMeans")
     run("%train KMeans(3, n_init=3) -o km")
     cell = run("%evaluate km --plots pdp")
     assert isinstance(cell.error, UsageError) and "\n" not in str(cell.error)
     assert "'pdp'" in str(cell.error) and "clustering" in str(cell.error)
-    ip.user_ns["cancer"] = cancer
-    run("%split cancer --target target\nfrom sklearn.linear_model import LogisticRegression")
-    run("%train LogisticRegression(max_iter=300) -o lr")
-    cell = run("%evaluate lr --plots importance,shap")
-    assert isinstance(cell.error, UsageError) and "\n" not in str(cell.error)
-    assert "'shap'" in str(cell.error) and "importance" in str(cell.error) and "pdp" in str(cell.error)
-    with pytest.raises(ValueError, match="n_repeats=0"):
-        nbml.evaluate(ip.user_ns["lr"], plots="importance", n_repeats=0)
 
 
 def test_help_lists_the_insight_plots():

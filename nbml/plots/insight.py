@@ -157,6 +157,9 @@ class DependenceDisplay:
                          pdp_lim={1: (values.min() - pad, values.max() + pad)})
         for i, axis in enumerate(axes):
             axis.set_ylabel(self.ylabel if i == 0 else "")
+            labels = self.results[i].get("labels")
+            if labels is not None:
+                axis.set_xticks(range(len(labels)), labels, rotation=90 if len(labels) > 4 else 0)
             if len(self.targets) > 1 and i == 0:
                 axis.legend(fontsize=7, title="class", title_fontsize=7)
             elif axis.get_legend() is not None:
