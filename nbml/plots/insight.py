@@ -59,9 +59,9 @@ class PermutationImportanceDisplay:
         ax.boxplot([self.importances[index[name]] for name in shown], orientation="horizontal", widths=0.6)
         ax.set_yticks(range(1, len(shown) + 1), shown)
         ax.axvline(0, color="#888", linestyle="--", linewidth=0.8)
-        ax.set_xlabel(f"drop in {self.scoring} when shuffled ({self.n_repeats} repeats)")
-        more = f", top {len(shown)} of {len(self.feature_names)}" if len(self.feature_names) > len(shown) else ""
-        ax.set_title(f"Permutation importance ({self.label}, n={self.n_rows}{more})", fontsize=10)
+        more = f"\ntop {len(shown)} of {len(self.feature_names)} columns" if len(self.feature_names) > len(shown) else ""
+        ax.set_xlabel(f"drop in {self.scoring} when shuffled ({self.n_repeats} repeats){more}")
+        ax.set_title(self.title.replace(" on the ", " on the\n"), fontsize=10)
         return fig
 
 

@@ -88,7 +88,17 @@ def _draw(axes, pred, kind, learning):
 
 
 def _draw_insight(axes, display):
-    display.plot(ax=axes[0])  # partial dependence splits the axes into one per feature
+    """Partial dependence splits the axes into one per feature; importance gets an axes of
+    its own (removed on the next draw) with room on the left for the column names."""
+    from nbml.plots.insight import PermutationImportanceDisplay
+
+    ax = axes[0]
+    if isinstance(display, PermutationImportanceDisplay):
+        longest = max((len(name) for name in display.feature_names), default=1)
+        left = min(0.5, 0.1 + 0.014 * longest)
+        ax.set_axis_off()
+        ax = ax.figure.add_axes((left, 0.18, 0.96 - left, 0.7))
+    display.plot(ax=ax)
 
 
 def interactive_evaluation(result_or_evaluation, result=None, plots=None):
