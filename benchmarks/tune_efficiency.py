@@ -2,8 +2,10 @@
 
 HistGradientBoostingClassifier on generated data, 4 hyperparameters, a 144-configuration
 grid, ROC AUC by 3-fold CV. The grid's best is the target; for 5 seeds, ``bayes`` (Optuna
-TPE) and ``random`` search the same 144 configurations (the lists are their space), on the
-same folds (``search_seed`` varies the search only), with a budget of 25 evaluations.
+TPE) and ``random`` search the same 144 configurations (the lists are their space; bayes
+searches a list of numbers as ordered values), on the same folds (``search_seed`` varies the
+search only), with a budget of 25 evaluations (distinct fits: bayes never fits a
+configuration twice).
 Reported: the median number of evaluations until a search is within 0.001 of the grid's best
 (budget + 1 when it never gets there), and the median best score at the fixed budget of 25.
 
@@ -37,16 +39,12 @@ def replay(grid, args, seeds=30):
     """The same searches over many more search seeds, replayed on the grid's own scores: every
     configuration's CV score is deterministic (same folds, same model seed), so looking it up
     gives exactly what a fresh evaluation would. Candidates come from nbml's own code paths
-    (``random_candidates``; Optuna with ``make_sampler`` and the same distributions)."""
+    (``random_candidates``; Optuna with ``make_sampler`` and ``OptunaSpace``, and, as in
+    ``tune``, a proposal already evaluated is told its score without counting an evaluation)."""
     import optuna
 
     from nbml import space as nbml_space
-    from nbml.tuning.search import (
-        _decode,
-        _optuna_distributions,
-        make_sampler,
-        random_candidates,
-    )
+    from nbml.tuning.search import DUPLICATE_LIMIT, OptunaSpace, make_sampler, random_candidates
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dims = nbml_space.normalize(GRID)
@@ -58,12 +56,19 @@ def replay(grid, args, seeds=30):
     for seed in range(seeds):
         scores = [lookup(p) for p in random_candidates(dims, seed, args.budget)]
         out["random"].append(scores)
-        study = optuna.create_study(direction="maximize", sampler=make_sampler(None, seed))
-        dists, scores = _optuna_distributions(dims), []
-        for _ in range(args.budget):
-            trial = study.ask(dists)
-            scores.append(lookup(_decode(dims, trial.params)))
-            study.tell(trial, scores[-1])
+        space = OptunaSpace(dims)
+        study = optuna.create_study(direction="maximize", sampler=make_sampler(None, seed, space))
+        scores, seen, repeats = [], set(), 0
+        while len(scores) < args.budget and repeats < DUPLICATE_LIMIT:
+            trial = study.ask(space.distributions)
+            params = space.decode(trial.params)
+            value = lookup(params)
+            study.tell(trial, value)
+            key = tuple(params[k] for k in GRID)
+            repeats = repeats + 1 if key in seen else 0
+            if key not in seen:
+                seen.add(key)
+                scores.append(value)
         out["bayes"].append(scores)
     for method, runs in out.items():
         reach = [next((i + 1 for i, v in enumerate(r) if v >= grid.best_score - args.tol), args.budget + 1)

@@ -80,8 +80,33 @@ def test_bayes_is_seeded_and_beats_the_untuned_tree(store, cancer_split):
     b = nbml.tune(DecisionTreeClassifier(), space, method="bayes", trials=12, seed=1)
     assert a.trials.sort_index()["max_depth"].tolist() == b.trials.sort_index()["max_depth"].tolist()
     assert a.best_score >= a.untuned["accuracy"]
-    assert a.optuna_study is not None and len(a.optuna_study.trials) == 12
+    fits = [t for t in a.optuna_study.trials if not t.user_attrs.get("nbml_repeat")]
+    assert a.optuna_study is not None and len(fits) == 12
     assert set(a.trials["criterion"]) <= {"gini", "entropy"}
+
+
+def test_bayes_fits_each_configuration_once_and_searches_number_lists_in_order(store, cancer_split):
+    import optuna
+
+    space = {"max_depth": [1, 2, 3, 8], "min_samples_leaf": [1, 50], "criterion": ["gini", "entropy"]}
+    result = nbml.tune(DecisionTreeClassifier(), space, method="bayes", trials=40, seed=0)
+    # 16 configurations: all fit once, then the search stops; repeats proposed by the sampler
+    # were answered from the finished trial (no fit, not in the trials table)
+    key = list(space)
+    assert len(result.trials) == 16 and not result.trials.duplicated(key).any()
+    repeats = [t for t in result.optuna_study.trials if t.user_attrs.get("nbml_repeat")]
+    assert repeats and all(t.state == optuna.trial.TrialState.COMPLETE for t in repeats)
+    # the user's own values in the table and the best parameters; order-aware distributions
+    assert set(result.trials["max_depth"]) == {1, 2, 3, 8} and result.best_params["max_depth"] in (1, 2, 3, 8)
+    assert result.trials["max_depth"].map(type).eq(int).all()
+    dists = result.optuna_study.trials[0].distributions
+    assert isinstance(dists["model__max_depth"], optuna.distributions.IntDistribution)
+    assert isinstance(dists["model__criterion"], optuna.distributions.CategoricalDistribution)
+    # a resumed study does not fit again what it already has
+    again = nbml.tune(DecisionTreeClassifier(), space, method="bayes", trials=5, study=result.study, seed=0)
+    assert len(again.trials) == 16
+    rates = nbml.tune(LogisticRegression(max_iter=300), {"C": [0.3, 0.01, 3.0]}, method="bayes", trials=3)
+    assert sorted(rates.trials["C"]) == [0.01, 0.3, 3.0] and rates.best_params["C"] in (0.01, 0.3, 3.0)
 
 
 def test_gp_sampler_and_unknown_sampler(store, cancer_split):
@@ -267,7 +292,8 @@ def test_a_crash_loses_no_finished_trial_and_resume_continues(store, cancer_spli
     result = nbml.tune(DecisionTreeClassifier(), {"max_depth": randint(1, 12)}, method="bayes", trials=3,
                        study="crashy", seed=0)
     assert len(result.trials) == 7 and sorted(result.trials.index) == list(range(7))
-    assert len([t for t in result.optuna_study.trials if t.state.name == "COMPLETE"]) == 7
+    assert len([t for t in result.optuna_study.trials if t.state.name == "COMPLETE"
+                and not t.user_attrs.get("nbml_repeat")]) == 7
     again = nbml.tune(DecisionTreeClassifier(), {"max_depth": randint(1, 12)}, method="bayes", trials=2, resume=True)
     assert again.study == "crashy" and len(again.trials) == 9
 

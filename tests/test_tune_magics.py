@@ -72,3 +72,44 @@ def test_runs_shows_train_and_tune_runs(run, ip, cancer, stored):
     trials = run("%runs --trials magic-study").value
     assert len(trials) == 2 and set(trials["state"]) == {"complete"}
     assert "positive" in str(run("%runs --last 0").error)
+
+
+def test_tune_samplers_gp_and_cmaes(run, ip, cancer, stored):
+    import importlib.util
+
+    import optuna
+
+    ip.user_ns["cancer"] = cancer
+    run("%split cancer --target target")
+    run("%%train -o lr\nfrom sklearn.linear_model import LogisticRegression\nLogisticRegression(max_iter=300)")
+    # GP models numbers, ordered number lists and labels alike; past its 10 random start-up
+    # trials it proposes from the fitted process
+    cell = run("%%tune lr --sampler gp --trials 12 --seed 0 -o g\n"
+               "C = loguniform(0.01, 10)\ntol = [1e-4, 1e-3, 1e-2]\nclass_weight = [None, 'balanced']")
+    assert cell.error is None, cell.err
+    g = ip.user_ns["g"]
+    assert isinstance(g.optuna_study.sampler, optuna.samplers.GPSampler)
+    assert len(g.trials) == 12 and set(g.trials["tol"]) <= {1e-4, 1e-3, 1e-2}
+    assert set(g.trials["class_weight"].dropna()) <= {"balanced"} and g.best_params["class_weight"] in (None, "balanced")
+
+    # CMA-ES searches numbers only: a space of labels alone is one clear line
+    cell = run("%%tune lr --sampler cmaes\nclass_weight = [None, 'balanced']")
+    assert type(cell.error).__name__ == "UsageError"
+    assert "sampler='cmaes' searches numbers" in str(cell.error) and "class_weight" in str(cell.error)
+    assert "sampler= works with method='bayes'" in str(run("%tune lr --sampler cmaes --method grid").error)
+    mixed = ("%%tune lr --sampler cmaes --trials 6 --seed 0 -o c\n"
+             "C = loguniform(0.01, 10)\ntol = [1e-4, 1e-3, 1e-2]\nclass_weight = [None, 'balanced']")
+    if importlib.util.find_spec("cmaes") is None:
+        cell = run(mixed)
+        assert type(cell.error).__name__ == "UsageError" and "pip install cmaes" in str(cell.error)
+        assert "c" not in ip.user_ns
+    else:
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            cell = run(mixed)
+        assert cell.error is None, cell.err
+        assert isinstance(ip.user_ns["c"].optuna_study.sampler, optuna.samplers.CmaEsSampler)
+        said = [str(w.message) for w in caught if "cmaes" in str(w.message)]
+        assert len(said) == 1 and "class_weight (a list of labels) is drawn at random" in said[0]

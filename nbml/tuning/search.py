@@ -404,6 +404,10 @@ class _Search:
         args.update(extra)
         return args
 
+    def short(self, params: dict) -> dict:
+        """Parameters by the names the user wrote (``model__C`` -> ``C``)."""
+        return {_space.short_name(k, self.pipeline): v for k, v in params.items()}
+
     def best_record(self):
         done = [r for r in self.records if r["state"] == "complete"]
         if not done:
@@ -414,7 +418,7 @@ class _Search:
         record = dict(outcome)
         record.update(extra)
         record["number"] = len(self.records) + self.offset if number is None else number
-        record["params"] = {_space.short_name(k, self.pipeline): v for k, v in params.items()}
+        record["params"] = self.short(params)
         record["_full"] = params
         record.update(method=self.method, model=self.model_name, metric=self.metric, fingerprint=self.fingerprint)
         self.records.append(record)
@@ -543,8 +547,8 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
         discretize = 4
     dims = _space.resolve(dims, pipeline)
     grid = _space.grid_values(dims, method, discretize) if method == "grid" else None
-    if method == "bayes":
-        _optuna_distributions(dims)  # scipy distributions Optuna cannot use: fail before any work
+    if method == "bayes":  # scipy distributions Optuna cannot use, a sampler that cannot search: fail first
+        check_sampler(sampler, OptunaSpace(dims))
 
     # folds: K-fold on train+val, or train -> validation (or coreset -> validation)
     weights, weight_keys = None, ()
@@ -586,8 +590,9 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     search = _Search(pipeline=pipeline, X=X, y=y, task=task, folds=folds, metric=metric, seed=seed,
                      fit_params=fit_params, greater=greater, n_jobs=n_jobs, scheduler=scheduler,
                      timeout=timeout, method=method, model_name=model_name, fingerprint=data_split.fingerprint,
-                     url=url, study=study, callbacks=callbacks, offset=len(previous), epoch_key=epoch_key,
-                     iterate=iterate, weights=weights, weight_keys=weight_keys, search_seed=int(search_seed),
+                     url=url, study=study, callbacks=callbacks, offset=len(previous), previous=previous,
+                     epoch_key=epoch_key, iterate=iterate, weights=weights, weight_keys=weight_keys,
+                     search_seed=int(search_seed),
                      prepared=None if weights is not None else prepare_folds(pipeline, X, y, task, folds, dims,
                                                                              fit_params))
     total = {"grid": None if grid is None else int(np.prod([len(v) for v in grid.values()])),
@@ -926,7 +931,9 @@ def _halving_best(search, last_round):
 
 # -- Bayesian search (Optuna) ---------------------------------------------------------------
 
-def _optuna_distributions(dims) -> dict:
+def _optuna_distributions(dims, ordinal=False) -> dict:
+    """Optuna distributions for nbml dimensions. ``ordinal``: a list of numbers becomes the
+    index into its sorted values (``OptunaSpace``), so a sampler can use their order."""
     import optuna.distributions as od
 
     out = {}
@@ -941,23 +948,71 @@ def _optuna_distributions(dims) -> dict:
             out[name] = od.FloatDistribution(dim.low, dim.high, log=dim.log)
         elif isinstance(dim, _space.Int):
             out[name] = od.IntDistribution(dim.low, dim.high, log=dim.log)
+        elif ordinal and _ordered(dim) is not None:
+            out[name] = od.IntDistribution(0, len(_ordered(dim)) - 1)
         else:
             out[name] = od.CategoricalDistribution(dim.labels)
     return out
 
 
-def _decode(dims, params):
-    out = {}
-    for name, value in params.items():
-        dim = dims[name]
-        if isinstance(dim, _space.Categorical):
-            out[name] = dim.values[dim.labels.index(value)]
-        else:
-            out[name] = value
-    return out
+def _ordered(dim) -> list | None:
+    """A list of two or more distinct numbers, sorted (None for other lists)."""
+    if not isinstance(dim, _space.Categorical):
+        return None
+    values = dim.values
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+               and math.isfinite(v) for v in values):
+        return None
+    ordered = sorted(set(values))
+    return ordered if len(ordered) > 1 else None
 
 
-def make_sampler(sampler, seed):
+class OptunaSpace:
+    """The space as Optuna's samplers see it. A list of numbers (``learning_rate = [0.03,
+    0.1, 0.3]``) is searched as an ordered index into its sorted values, not as unordered
+    labels: TPE and GP then learn that neighbouring values score alike, and CMA-ES can search
+    it at all. Other lists stay categorical. ``decode`` turns a trial's parameters back into
+    the user's own values (what the trials DataFrame and ``best_params`` show)."""
+
+    def __init__(self, dims):
+        self.dims = dims
+        self.distributions = _optuna_distributions(dims, ordinal=True)
+        self.ordered = {name: _ordered(dim) for name, dim in dims.items()}
+
+    def decode(self, params: dict) -> dict:
+        out = {}
+        for name, value in params.items():
+            dim, ordered = self.dims[name], self.ordered[name]
+            if ordered is not None:
+                out[name] = ordered[int(value)]
+            elif isinstance(dim, _space.Categorical):
+                out[name] = dim.values[dim.labels.index(value)]
+            else:
+                out[name] = value
+        return out
+
+    @property
+    def size(self) -> int | None:
+        """How many configurations there are (None when a dimension is continuous)."""
+        n = 1
+        for dim in self.dims.values():
+            if isinstance(dim, _space.Categorical):
+                n *= len(dim.values)
+            elif isinstance(dim, _space.Int):
+                n *= dim.high - dim.low + 1
+            else:
+                return None
+        return n
+
+    def categorical(self) -> list:
+        """Names that stay unordered labels."""
+        import optuna.distributions as od
+
+        return [n for n, d in self.distributions.items() if isinstance(d, od.CategoricalDistribution)]
+
+
+def make_sampler(sampler, seed, space=None):
+    """The Optuna sampler by name; ``space`` (an ``OptunaSpace``) checks that it can search it."""
     import optuna
 
     if sampler in (None, "tpe"):
@@ -969,20 +1024,51 @@ def make_sampler(sampler, seed):
             return optuna.samplers.GPSampler(seed=seed)
         except ImportError as exc:
             raise ValueError(f"sampler='gp' needs {exc.name or 'torch and scipy'}: pip install torch scipy") from None
+    labels = check_sampler(sampler, space)
+    if labels:
+        # CMA-ES leaves labels to Optuna's independent (random) sampler, and Optuna would
+        # say so at every trial: say it once, in nbml's words
+        warnings.warn(f"sampler='cmaes' searches the numeric parameters; {', '.join(_space_names(labels))} "
+                      f"(a list of labels) is drawn at random in every trial (sampler='tpe' or 'gp' models it)",
+                      stacklevel=4)
+    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+
+
+def check_sampler(sampler, space) -> list:
+    """Fail early (before any trial) where ``sampler`` cannot search ``space``; for
+    'cmaes', the names it leaves to random draws (lists of labels)."""
+    if sampler != "cmaes":
+        return []
+    labels = space.categorical() if space is not None else []
+    if space is not None and len(labels) == len(space.distributions):
+        raise ValueError(f"sampler='cmaes' searches numbers, and every parameter here is a list of labels "
+                         f"({', '.join(_space_names(labels))}): use sampler='tpe' (the default) or 'gp'")
     try:
         import cmaes  # noqa: F401
     except ImportError:
         raise ValueError("sampler='cmaes' needs the cmaes package: pip install cmaes") from None
-    return optuna.samplers.CmaEsSampler(seed=seed)
+    return labels
+
+
+def _space_names(names):
+    return [n.rsplit("__", 1)[-1] for n in names]
+
+
+# a search that keeps proposing configurations already evaluated has converged: stop after
+# this many proposals in a row that would cost no fit
+DUPLICATE_LIMIT = 100
 
 
 def _run_bayes(search, dims, total, prune, sampler, resume):
+    """Ask the sampler, fit what it proposes, tell it the score. A proposal already evaluated
+    in this study (the same parameters) is answered from the finished trial instead of fit
+    again: ``total`` counts distinct fits, and on a finite space no evaluation is spent twice."""
     import optuna
 
     from nbml.tuning.pruning import make_pruner
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    distributions = _optuna_distributions(dims)
+    space = OptunaSpace(dims)
     storage = None
     if search.url is not None:
         from nbml.store import optuna_storage
@@ -995,37 +1081,68 @@ def _run_bayes(search, dims, total, prune, sampler, resume):
         max_resource = len(search.folds) - 1
     study = optuna.create_study(study_name=search.study, storage=storage, load_if_exists=True,
                                 direction="maximize" if search.greater else "minimize",
-                                sampler=make_sampler(sampler, search.search_seed), pruner=make_pruner(prune, max_resource))
+                                sampler=make_sampler(sampler, search.search_seed, space),
+                                pruner=make_pruner(prune, max_resource))
     parallel = search.n_jobs > 1 or search.scheduler is not None
     if parallel and prune is not None:
         warnings.warn("pruning stops trials in this process only: with n_jobs > 1 or a scheduler every trial "
                       "runs to the end (use n_jobs=1 to prune)", stacklevel=3)
-    done = 0
+    # finished configurations of this study (earlier runs included): parameters -> outcome
+    known = {_key(r["params"]): r for r in search.previous if r["state"] in ("complete", "fail")}
+    done, repeats = 0, 0
     while done < total and not search.out_of_time():
         size = min(total - done, search.workers if parallel else 1)
-        asked = [study.ask(distributions) for _ in range(size)]
-        batch = [(t, _decode(dims, t.params)) for t in asked]
+        batch, twins = [], []  # twins: proposals equal to another in this batch
+        while len(batch) < size and repeats < DUPLICATE_LIMIT:
+            if space.size is not None and len(known) + len(batch) >= space.size:
+                break  # every configuration is evaluated (or being evaluated)
+            trial = study.ask(space.distributions)
+            params = space.decode(trial.params)
+            key = _key(search.short(params))
+            if key in known:
+                _tell(study, trial, known[key], duplicate=True)
+                repeats += 1
+            elif any(key == k for _, _, k in batch):
+                twins.append((trial, key))
+                repeats += 1
+            else:
+                batch.append((trial, params, key))
+                repeats = 0
+        if not batch:
+            break
         try:
             if parallel:
-                outcomes = _parallel_outcomes(search, [p for _, p in batch])
+                outcomes = _parallel_outcomes(search, [p for _, p, _ in batch])
             else:
-                trial, params = batch[0]
+                trial, params, _ = batch[0]
                 report = _reporter(trial) if prune is not None else None
                 outcomes = [evaluate_config(**search.job_args(params, report=report))]
         except KeyboardInterrupt:
-            for t, _ in batch:
+            for t in [t for t, _, _ in batch] + [t for t, _ in twins]:
                 study.tell(t, state=optuna.trial.TrialState.FAIL)
             raise
-        for (trial, params), outcome in zip(batch, outcomes):
-            if outcome["state"] == "complete":
-                study.tell(trial, outcome["score"])
-            elif outcome["state"] == "pruned":
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            search.finish(outcome, params, number=trial.number)
-        done += size
+        for (trial, params, key), outcome in zip(batch, outcomes):
+            _tell(study, trial, outcome)
+            record = search.finish(outcome, params)
+            if outcome["state"] in ("complete", "fail"):
+                known[key] = record
+        for trial, key in twins:
+            _tell(study, trial, known.get(key, {"state": "fail"}), duplicate=True)
+        done += len(batch)
     return study
+
+
+def _tell(study, trial, outcome, duplicate=False):
+    import optuna
+
+    if duplicate:  # no fit behind it: the score of the same configuration's trial
+        trial.set_user_attr("nbml_repeat", True)
+    if outcome["state"] == "complete":
+        study.tell(trial, outcome["score"])
+    elif outcome["state"] == "pruned":
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
 def _reporter(trial):
