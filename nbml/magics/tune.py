@@ -26,7 +26,8 @@ class TuneMagics(NbmlMagicsBase):
     @argument("--coreset", default=None, help="tune on a coreset (a Coreset variable)")
     @argument("--seed", type=int, default=None, help="seed (default: the result's or split's)")
     @argument("--prune", default=None, choices=["median", "halving", "hyperband"],
-              help="stop hopeless trials early (bayes)")
+              help="stop hopeless trials early (bayes; per epoch or iteration for torch, SGD, MLP and "
+                   "boosting models, else per CV fold)")
     @argument("--sampler", default=None, choices=["tpe", "gp", "cmaes", "random"], help="Optuna sampler (bayes)")
     @argument("--live", dest="live", action="store_true", default=None, help="show the live view")
     @argument("--no-live", dest="live", action="store_false", help="no live view")
@@ -50,7 +51,8 @@ class TuneMagics(NbmlMagicsBase):
         with user_errors():
             result = tune(target, space, method=args.method, trials=args.trials, cv=args.cv, metric=args.metric,
                           n_jobs=self.option(args.n_jobs, "n_jobs"), timeout=args.timeout, study=args.study,
-                          storage=args.storage or getattr(self.nbml, "storage", "") or None, resume=args.resume, scheduler=scheduler, coreset=coreset,
+                          storage=args.storage or getattr(self.nbml, "storage", "") or None, resume=args.resume,
+                          scheduler=scheduler, coreset=coreset,
                           seed=args.seed, prune=args.prune, sampler=args.sampler, live=args.live,
                           namespace=self.shell.user_ns)
         return self.finish(result, args.out, self.silenced(line))

@@ -476,7 +476,9 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     grid, random, bayes (Optuna TPE; ``sampler='gp'|'cmaes'|'random'``) or halving
     (successive halving on rows). ``cv=K`` scores by K-fold CV on train+val, otherwise on
     the validation split (a TrainResult trained with CV keeps its K). ``prune``: median,
-    halving or hyperband (bayes). Trials are stored in ``storage`` (default
+    halving or hyperband (bayes): torch estimators report per epoch, gradient boosting and
+    AdaBoost every few stages, SGD-based models, MLP and HistGradientBoosting after 1, 3,
+    9, ... iterations (the ``iterations`` column), other models per CV fold. Trials are stored in ``storage`` (default
     ``.nbml/nbml.db``) under ``study``; ``resume=True`` continues a study. ``scheduler``: a
     Dask scheduler address to run the fits on. ``seed`` fixes folds and models;
     ``search_seed`` (default: ``seed``) the search's own draws (sampler, random candidates),
