@@ -48,15 +48,19 @@ def _cleanlab():
 
 # -- finding ------------------------------------------------------------------------------
 
-def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_noise_rate",
-                 name=None, storage=None, n_jobs=None) -> "LabelIssues":
+def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_noise_rate", rounds=2,
+                 name=None, storage=None, n_jobs=None) -> LabelIssues:
     """Likely mislabeled rows of a classification split's train+val rows.
 
     ``result``: a ``TrainResult`` (its model, preprocessing and split are used) or an unfitted
     classifier (trained on ``split``, default the active one, with the auto preprocessing).
     ``cv``: folds for the out-of-fold probabilities. ``coreset``: rows (int) or fraction of each
     fold's training rows to fit on instead of all of them (large data). ``filter_by``: cleanlab's
-    rule. ``name`` keys the review's decisions in the store (default: the model's name).
+    rule. ``rounds``: with 2 (the default) the folds are fit again without the rows the first round
+    flagged, so the final probabilities come from models the flagged labels did not mislead (on
+    digits and breast_cancer with 5% flipped labels this raised precision by ~0.1; see
+    ``benchmarks/label_noise.py``); 1 is plain confident learning. ``name`` keys the review's
+    decisions in the store (default: the model's name).
     Returns a ``LabelIssues``: the flagged rows as a DataFrame (index ``row``: the row's label in
     the user's data; ``given``, ``suggested``, ``confidence``, ``quality``), and the review.
     """
@@ -73,24 +77,25 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
         raise ValueError(f"filter_by={filter_by!r} is not a cleanlab filter; use one of {', '.join(FILTERS)}")
     if coreset is not None:
         _check_size(coreset)
+    if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
+        raise ValueError(f"rounds={rounds!r} is not a round count; use 1 (plain confident learning) or more")
     cleanlab = _cleanlab()
     X, y = data_split.X_trainval, data_split.y_trainval
     check_folds(cv, X, y, "classification")
-    if coreset is None:
-        proba, classes = _out_of_fold(clone(pipeline), X, y, cv, seed, n_jobs)
-    else:
-        proba, classes = _out_of_fold_coreset(clone(pipeline), X, y, cv, seed, coreset)
+    classes = np.asarray(data_split.classes_ if data_split.classes_ is not None else sorted(pd.unique(y)))
     codes = pd.Categorical(y, categories=classes).codes
-    if (codes < 0).any():  # cannot happen with stratified folds; say so rather than mis-rank
-        raise ValueError("some labels are missing from the model's classes; use fewer folds")
-    flagged = cleanlab.filter.find_label_issues(codes, proba, filter_by=filter_by,
-                                                return_indices_ranked_by="self_confidence", n_jobs=1)
+    exclude = None
+    for _ in range(rounds):
+        proba = _out_of_fold(clone(pipeline), X, y, cv, seed, classes, exclude, coreset, n_jobs)
+        flagged = cleanlab.filter.find_label_issues(codes, proba, filter_by=filter_by,
+                                                    return_indices_ranked_by="self_confidence", n_jobs=1)
+        exclude = np.zeros(len(X), dtype=bool)
+        exclude[flagged] = True
     quality = cleanlab.rank.get_label_quality_scores(codes, proba, method="self_confidence")
     best = proba.argmax(axis=1)
     table = pd.DataFrame({
         "given": y.to_numpy()[flagged],
-        "suggested": np.asarray(classes, dtype=object)[best[flagged]] if classes.dtype == object
-        else classes[best[flagged]],
+        "suggested": classes[best[flagged]],
         "confidence": proba[flagged, best[flagged]],
         "quality": quality[flagged],
     }, index=pd.Index(X.index[flagged], name="row"))
@@ -99,7 +104,7 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
         table["loss_share"] = loss[flagged] / loss.sum()
         table = table.sort_values("loss_share", ascending=False, kind="stable")
     issues = LabelIssues(name=name or model_name, split=data_split, table=table, proba=proba,
-                         classes=np.asarray(classes), model_name=model_name, cv=cv, seed=seed,
+                         classes=classes, model_name=model_name, cv=cv, seed=seed, rounds=rounds,
                          route="coreset" if coreset is not None else "cross-validation",
                          filter_by=filter_by, storage=storage, _pipeline=pipeline)
     issues._load()
@@ -131,40 +136,46 @@ def _check_size(size):
                          f"in (0, 1)")
 
 
-def _out_of_fold(pipeline, X, y, cv, seed, n_jobs):
-    from nbml.training import cross_validate
+def _out_of_fold(pipeline, X, y, cv, seed, classes, exclude=None, size=None, n_jobs=None):
+    """Out-of-fold probabilities of every row (columns: ``classes``). Fold models leave out the rows
+    in ``exclude`` (flagged by an earlier round) and, with ``size``, fit on a weighted coreset of
+    the rest."""
+    folds = list(make_folds("classification", cv, seed).split(X, y))
+    args = [(pipeline, X, y, train_idx if exclude is None else train_idx[~exclude[train_idx]], test_idx,
+             classes, size, seed + k) for k, (train_idx, test_idx) in enumerate(folds)]
+    if n_jobs in (None, 1):
+        parts = [_fold_proba(*a) for a in args]
+    else:
+        from joblib import Parallel, delayed
 
-    _, oof = cross_validate(pipeline, X, y, "classification", k=cv, seed=seed, n_jobs=n_jobs)
-    if oof.proba is None:
-        raise TypeError("the model's folds gave no probabilities for every class; use more rows per class")
-    return np.asarray(oof.proba, dtype=float), np.asarray(oof.classes)
+        parts = Parallel(n_jobs=n_jobs)(delayed(_fold_proba)(*a) for a in args)
+    proba = np.zeros((len(X), len(classes)))
+    for (_, _, _, _, test_idx, *_), part in zip(args, parts):
+        proba[test_idx] = part
+    return proba
 
 
-def _out_of_fold_coreset(pipeline, X, y, cv, seed, size):
-    """Out-of-fold probabilities from fold models fit on weighted coresets of the other folds."""
+def _fold_proba(pipeline, X, y, train_idx, test_idx, classes, size, seed):
     from sklearn.base import clone
 
-    from nbml.coresets import coreset
+    X_in, y_in = X.iloc[train_idx], y.iloc[train_idx]
+    rows = None if size is None else size if isinstance(size, (int, np.integer)) else max(2, round(size * len(X_in)))
+    model = clone(pipeline)
+    if rows is None or rows >= len(X_in):
+        model.fit(X_in, y_in)
+    else:
+        from nbml.coresets import coreset
 
-    classes = np.asarray(sorted(pd.unique(y), key=lambda v: (str(type(v)), v)))
-    proba = np.zeros((len(X), len(classes)))
-    for k, (train_idx, test_idx) in enumerate(make_folds("classification", cv, seed).split(X, y)):
-        X_in, y_in = X.iloc[train_idx], y.iloc[train_idx]
-        rows = size if isinstance(size, (int, np.integer)) else max(2, int(round(size * len(X_in))))
-        model = clone(pipeline)
-        if rows >= len(X_in):
-            model.fit(X_in, y_in)
-        else:
-            subset = coreset(X_in, y_in.to_numpy(), size=int(rows), seed=seed + k, task="classification",
-                             model=final_estimator(pipeline))
-            subset.X = X_in.iloc[subset.indices]  # the raw rows: the pipeline does its own preprocessing
-            subset.y = y_in.iloc[subset.indices]
-            subset.fit(model)
-        fold_classes = list(final_estimator(model).classes_)
-        columns = [fold_classes.index(c) if c in fold_classes else -1 for c in classes]
-        p = model.predict_proba(X.iloc[test_idx])
-        proba[test_idx] = np.where(np.array(columns) >= 0, p[:, np.maximum(columns, 0)], 0.0)
-    return proba, classes
+        subset = coreset(X_in, y_in.to_numpy(), size=int(rows), seed=seed, task="classification",
+                         model=final_estimator(pipeline))
+        subset.X = X_in.iloc[subset.indices]  # the raw rows: the pipeline does its own preprocessing
+        subset.y = y_in.iloc[subset.indices]
+        subset.fit(model)
+    fold_classes = list(final_estimator(model).classes_)
+    columns = np.array([fold_classes.index(c) if c in fold_classes else -1 for c in classes])
+    p = model.predict_proba(X.iloc[test_idx])
+    # a class a fold never saw gets probability 0 there
+    return np.where(columns >= 0, p[:, np.maximum(columns, 0)], 0.0)
 
 
 # -- the result and its review ------------------------------------------------------------
@@ -189,6 +200,7 @@ class LabelIssues:
     seed: int
     route: str
     filter_by: str
+    rounds: int = 1
     storage: str | None = None
     _pipeline: object = None
     _log: list = field(default_factory=list)  # (row, action, label), in order; undo pops
@@ -398,6 +410,8 @@ class LabelIssues:
         done = ", ".join(f"{counts.get(a, 0)} {a}" for a in ACTIONS) if decided else "none yet"
         how = f"{self.cv}-fold out-of-fold probabilities" + (" (fold models fit on coresets)"
                                                              if self.route == "coreset" else "")
+        if self.rounds > 1:
+            how += f", {self.rounds} rounds"
         return (f"{len(self)} of {self.n_rows} train+val rows ({share:.1%}) look mislabeled to {self.model_name} "
                 f"({how}, cleanlab {self.filter_by}); decisions: {done}")
 

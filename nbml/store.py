@@ -247,7 +247,7 @@ def record_tune(tune_result, url: str | None = None) -> None:
 
 def record_trial(url: str, study: str, record: dict) -> None:
     """Write one finished trial (committed at once)."""
-    extra = {k: record[k] for k in ("rows", "round", "epochs", "worker") if record.get(k) is not None}
+    extra = {k: record[k] for k in ("rows", "round", "epochs", "iterations", "worker") if record.get(k) is not None}
     _insert(url, "nbml_trials", {
         "study": study, "number": int(record["number"]), "created": _now(), "method": record.get("method"),
         "model": record.get("model"), "params": _json(record.get("params", {})), "metric": record.get("metric"),
