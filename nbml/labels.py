@@ -32,6 +32,10 @@ from nbml.training import TrainResult, check_folds, final_estimator, make_folds
 ACTIONS = ("keep", "relabel", "drop")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
            "low_normalized_margin", "low_self_confidence")
+# a flagged row whose suggestion the out-of-fold model gives at least this probability is relabeled
+# when suggestions are accepted; a less certain one is dropped: relabeling a row the model is unsure
+# of risks replacing a right label by a wrong one, dropping it only loses one row
+RELABEL_ABOVE = 0.8
 PROBA_MODELS = ("LogisticRegression, RandomForestClassifier, HistGradientBoostingClassifier, "
                 "KNeighborsClassifier, GaussianNB, SVC(probability=True), nbml.TorchClassifier")
 
@@ -48,7 +52,7 @@ def _cleanlab():
 
 # -- finding ------------------------------------------------------------------------------
 
-def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_noise_rate", rounds=2,
+def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_class", rounds=2,
                  name=None, storage=None, n_jobs=None) -> LabelIssues:
     """Likely mislabeled rows of a classification split's train+val rows.
 
@@ -56,13 +60,15 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
     classifier (trained on ``split``, default the active one, with the auto preprocessing).
     ``cv``: folds for the out-of-fold probabilities. ``coreset``: rows (int) or fraction of each
     fold's training rows to fit on instead of all of them (large data). ``filter_by``: cleanlab's
-    rule. ``rounds``: with 2 (the default) the folds are fit again without the rows the first round
+    rule (default ``prune_by_class``: per given class, as many rows as the confident joint says are
+    wrong, lowest label quality first). ``rounds``: with 2 (the default) the folds are fit again without the rows the first round
     flagged, so the final probabilities come from models the flagged labels did not mislead (on
     digits and breast_cancer with 5% flipped labels this raised precision by ~0.1; see
     ``benchmarks/label_noise.py``); 1 is plain confident learning. ``name`` keys the review's
     decisions in the store (default: the model's name).
     Returns a ``LabelIssues``: the flagged rows as a DataFrame (index ``row``: the row's label in
-    the user's data; ``given``, ``suggested``, ``confidence``, ``quality``), and the review.
+    the user's data; ``given``, ``suggested``, ``confidence``, ``quality``, and the suggested
+    ``action``: relabel when the model is confident of the suggestion, else drop), and the review.
     """
     from sklearn.base import clone
 
@@ -98,6 +104,7 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
         "suggested": classes[best[flagged]],
         "confidence": proba[flagged, best[flagged]],
         "quality": quality[flagged],
+        "action": np.where(proba[flagged, best[flagged]] >= RELABEL_ABOVE, "relabel", "drop"),
     }, index=pd.Index(X.index[flagged], name="row"))
     if coreset is not None:
         loss = -np.log(np.clip(proba[np.arange(len(codes)), codes], 1e-12, 1.0))
@@ -266,11 +273,20 @@ class LabelIssues:
         """Leave ``row`` out of the cleaned copy."""
         self._decide(row, "drop", None)
 
-    def accept(self, rows=None) -> int:
-        """Relabel every undecided flagged row (or ``rows``) to its suggestion; returns how many."""
+    def accept(self, rows=None, relabel_above=None) -> int:
+        """Take the suggested action for every undecided flagged row (or ``rows``): relabel it to the
+        suggestion when the model gives that label at least ``relabel_above`` (default 0.8, the
+        table's ``action`` column), else drop it. ``relabel_above=0`` relabels every row, ``1.01``
+        drops every row. Returns how many rows were decided."""
         rows = self.pending if rows is None else list(rows)
         for row in rows:
-            self.relabel(row)
+            position = self._check_row(row)
+            confidence = float(self.proba[position].max())
+            threshold = RELABEL_ABOVE if relabel_above is None else float(relabel_above)
+            if confidence >= threshold:
+                self.relabel(row)
+            else:
+                self.drop(row)
         return len(rows)
 
     def undo(self):

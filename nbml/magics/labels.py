@@ -15,10 +15,11 @@ class LabelMagics(NbmlMagicsBase):
     @argument("--cv", type=int, default=None, help="folds for the out-of-fold probabilities (default 5)")
     @argument("--coreset", default=None,
               help="large data: fit each fold's model on a coreset of this many rows (or a fraction)")
-    @argument("--filter-by", default="prune_by_noise_rate", help="cleanlab's rule (default prune_by_noise_rate)")
+    @argument("--filter-by", default="prune_by_class", help="cleanlab's rule (default prune_by_class)")
     @argument("--review", action="store_true",
               help="open the review panel: one row at a time, Keep / Relabel / Drop, with shortcuts")
-    @argument("--accept", action="store_true", help="relabel every undecided flagged row to its suggestion")
+    @argument("--accept", action="store_true",
+              help="take every undecided flagged row's suggested action (relabel when confident, else drop)")
     @argument("--name", default=None, help="the review's name in the store (default: the variable's name)")
     @argument("-o", "--out", default=None, help="store the LabelIssues in this variable")
     @line_magic("labels")
