@@ -130,7 +130,7 @@ class ReviewPanel:
         self.status = widgets.HTML("")
         self.status.add_class("nbml-review-status")
         self.retrain_view = widgets.HTML("")
-        self.retrain_view.add_class("nbml-review-retrain")
+        self.retrain_view.add_class("nbml-review-comparison")
 
         for b, action in ((self.keep_button, self.keep), (self.relabel_button, self.relabel),
                           (self.drop_button, self.drop), (self.undo_button, self.undo),
@@ -145,7 +145,8 @@ class ReviewPanel:
         if self.figure is not None:
             row.insert(0, self.figure.widget())
         self.widget = widgets.VBox([self.title, self.position_view, widgets.HBox(row), decide, move,
-                                    self.shortcuts, self.status, self.retrain_button, self.retrain_view])
+                                    self.shortcuts, self.status, widgets.HBox([self.retrain_button]),
+                                    self.retrain_view])
         self.widget.add_class("nbml-review")
         self.widget.review = self  # reachable from the displayed widget (tests, notebooks)
 
