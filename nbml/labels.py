@@ -234,9 +234,10 @@ class LabelIssues:
     def decisions(self) -> pd.DataFrame:
         """The standing decision per row (the last one made), in the order they were made."""
         state = self._state()
-        frame = pd.DataFrame([(row, action, label) for row, (action, label) in state.items()],
-                             columns=["row", "action", "label"])
-        return frame.set_index("row")
+        frame = pd.DataFrame({"action": pd.Series([a for a, _ in state.values()], dtype=object),
+                              "label": pd.Series([label for _, label in state.values()], dtype=object)})
+        frame.index = pd.Index(list(state), name="row")
+        return frame
 
     @property
     def pending(self) -> list:
