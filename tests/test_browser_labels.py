@@ -13,7 +13,7 @@ import urllib.request
 import nbformat
 
 # one JupyterLab server and one chromium for the module, set up (or skipped) as for the tuning panel
-from test_browser_panel import ARTIFACTS, accept_dialog, browser, lab, open_notebook, sync_api  # noqa: F401
+from test_browser_panel import ARTIFACTS, accept_dialog, browser, lab, open_notebook, run_first_cell, sync_api  # noqa: F401
 
 CELL = """import os
 os.environ["NBML_STORE"] = "off"
@@ -42,22 +42,6 @@ def put_notebook(url, name, source):
     request = urllib.request.Request(f"{url}/api/contents/{name}", data=body.encode(), method="PUT",
                                      headers={"Content-Type": "application/json"})
     urllib.request.urlopen(request, timeout=10).close()
-
-
-def run_first_cell(page):
-    """Shift+Enter in the first cell, sent again if the kernel was not ready for it."""
-    first = page.locator(".jp-Cell").first
-    for attempt in range(4):
-        accept_dialog(page)
-        first.locator(".cm-content").click()
-        page.keyboard.press("Shift+Enter")
-        try:
-            page.wait_for_function("(cell) => !/^\\[ \\]:?$/.test(cell.querySelector('.jp-InputPrompt')"
-                                   ".innerText.trim())", arg=first.element_handle(), timeout=6_000)
-            return
-        except sync_api.TimeoutError:
-            if attempt == 3:
-                raise
 
 
 def state(page):

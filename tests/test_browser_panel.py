@@ -142,7 +142,13 @@ def accept_dialog(page):
 
 
 def run_cell(page):
-    """Run the notebook's first cell. A Shift+Enter sent before the kernel is really ready
+    """Run the notebook's first cell and wait for the panel."""
+    run_first_cell(page)
+    page.wait_for_selector(".nbml-panel .nbml-panel-summary", timeout=60_000)
+
+
+def run_first_cell(page):
+    """Shift+Enter in the first cell. A Shift+Enter sent before the kernel is really ready
     is lost (the one flake seen here): if the cell shows no sign of running within a few
     seconds, send it again."""
     first = page.locator(".jp-Cell").first
@@ -153,11 +159,10 @@ def run_cell(page):
         try:
             page.wait_for_function("(cell) => !/^\\[ \\]:?$/.test(cell.querySelector('.jp-InputPrompt')"
                                    ".innerText.trim())", arg=first.element_handle(), timeout=6_000)
-            break
+            return
         except sync_api.TimeoutError:
             if attempt == 3:
                 raise
-    page.wait_for_selector(".nbml-panel .nbml-panel-summary", timeout=60_000)
 
 
 def open_panel(page, name):

@@ -20,7 +20,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from nbml.widgets.live import LiveFigure
+from nbml.widgets.live import LiveFigure, status_html
+from nbml.widgets.panel import _num
 
 SHORTCUTS = {"k": "keep", "r": "relabel", "d": "drop", "u": "undo", "n": "next", "p": "prev"}
 SHORTCUT_HELP = "k keep · r relabel · d drop · u undo · n next · p previous"
@@ -58,10 +59,6 @@ def _fmt(value) -> str:
     if isinstance(value, (float, np.floating)):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     return str(value)
-
-
-def _num(value) -> str:
-    return "—" if value is None or not np.isfinite(value) else f"{value:.4f}"
 
 
 class ReviewPanel:
@@ -376,11 +373,8 @@ class ReviewPanel:
                 f"<table class='nbml-review-metrics'><tr>{head}</tr>{''.join(rows)}</table>")
 
     def _set_status(self, state, text):
-        colors = {"ok": "#2e7d32", "busy": "#8a6d00", "error": "#b00020"}
-        icon = {"ok": "✔", "busy": "⏳", "error": "⚠"}[state]
         self.state = state
-        self.status.value = (f"<span class='nbml-status nbml-{state}' style='color:{colors[state]}'>{icon} "
-                             f"{html.escape(text)}</span>")
+        self.status.value = status_html(state, text)
 
     def _ipython_display_(self):
         from IPython.display import display

@@ -158,3 +158,16 @@ class LiveFigure:
             self.image.value = png
         if self.handle is not None:
             self.handle.update(self._ipython_image())
+
+
+STATUS_COLORS = {"ok": "#2e7d32", "busy": "#8a6d00", "error": "#b00020"}
+STATUS_ICONS = {"ok": "✔", "busy": "⏳", "error": "⚠"}
+
+
+def status_html(state: str, text: str, escape: bool = True) -> str:
+    """A panel's one-line status (ok / busy / error), coloured, with its icon."""
+    import html
+
+    shown = html.escape(text) if escape else text
+    return (f"<span class='nbml-status nbml-{state}' style='color:{STATUS_COLORS[state]}'>{STATUS_ICONS[state]} "
+            f"{shown}</span>")

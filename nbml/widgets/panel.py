@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nbml.widgets.live import LiveFigure
+from nbml.widgets.live import LiveFigure, status_html
 
 FIGSIZE = (3.8, 3.2)
 DPI = 72
@@ -359,11 +359,8 @@ class Panel:
             f"{''.join(reversed(rows))}</table></div></details>")
 
     def _set_status(self, state, text):
-        colors = {"ok": "#2e7d32", "busy": "#8a6d00", "error": "#b00020"}
-        icon = {"ok": "✔", "busy": "⏳", "error": "⚠"}[state]
         self.state = state
-        self.status.value = (f"<span class='nbml-status nbml-{state}' style='color:{colors[state]}'>{icon} "
-                             f"{html.escape(text) if state != 'ok' else text}</span>")
+        self.status.value = status_html(state, text, escape=state != "ok")  # ok lines carry markup
 
     @staticmethod
     def _params_text(params):
