@@ -148,7 +148,8 @@ def large_data(n_rows, size, seeds):
     print(f"\ncoreset route: {n_rows:,} generated rows, 5% flipped, LogisticRegression, coreset {size} rows per fold")
     rows = []
     for seed in range(seeds):
-        X, y = make_classification(n_rows, 20, n_informative=8, n_classes=3, class_sep=2.0, flip_y=0.0,
+        X, y = make_classification(n_rows, 20, n_informative=8, n_classes=3, n_clusters_per_class=1, class_sep=2.0,
+                                   flip_y=0.0,
                                    random_state=seed)
         frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(20)]).assign(y=y)
         split = nbml.split(frame, target="y", seed=seed, activate=False)
