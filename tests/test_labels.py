@@ -210,3 +210,17 @@ def test_labels_magic_bad_input(run, ip, cancer, diabetes, setup, line, message)
     assert message in str(cell.error)
     assert "Traceback" not in cell.out + cell.err
     assert all(ip.user_ns.get(k) is v for k, v in before.items() if not k.startswith("_"))
+
+
+def test_without_cleanlab_one_line_says_how_to_install(run, ip, cancer, monkeypatch):
+    import sys
+
+    for name in ("cleanlab", "cleanlab.filter", "cleanlab.rank"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if the labels extra were not installed
+    split = nbml.split(cancer, target="target", seed=0, activate=False)
+    result = nbml.train(LogisticRegression(max_iter=1000), split=split)
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'nbml\[labels\]'"):
+        nbml.label_issues(result)
+    ip.user_ns["lr_no_cleanlab"] = result
+    cell = run("%labels lr_no_cleanlab")
+    assert type(cell.error).__name__ == "UsageError" and "pip install 'nbml[labels]'" in str(cell.error)
