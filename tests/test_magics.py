@@ -14,7 +14,8 @@ def test_split_train_evaluate_round_trip(run, ip, cancer):
     assert cell.error is None
     assert isinstance(cell.value, nbml.Split) and ip.user_ns["_"] is cell.value
     assert "rows" in cell.out and "target=1" in cell.out
-    cell = run("%%train -o lr --cv 3\nfrom sklearn.linear_model import LogisticRegression\nC = 0.5\nLogisticRegression(C=C, max_iter=300)")
+    cell = run("%%train -o lr --cv 3\nfrom sklearn.linear_model import LogisticRegression\nC = 0.5\n"
+               "LogisticRegression(C=C, max_iter=300)")
     assert cell.error is None, cell.err
     lr = ip.user_ns["lr"]
     assert isinstance(lr, nbml.TrainResult) and len(lr.cv) == 3 and lr.params["C"] == 0.5

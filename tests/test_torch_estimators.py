@@ -183,7 +183,8 @@ def test_from_module_picks_the_estimator_and_checks_options():
     "params, match",
     [
         (dict(optimizer="adagrad"), "optimizer='adagrad' is not allowed: use one of sgd, adam, adamw, rmsprop"),
-        (dict(scheduler="linear"), "scheduler='linear' is not allowed: use one of step:STEP:GAMMA, cosine, onecycle, plateau:PATIENCE:FACTOR, exponential:GAMMA"),
+        (dict(scheduler="linear"), "scheduler='linear' is not allowed: use one of step:STEP:GAMMA, cosine, "
+                                   "onecycle, plateau:PATIENCE:FACTOR, exponential:GAMMA"),
         (dict(scheduler="step:x"), "scheduler='step:x' is not allowed"),
         (dict(scheduler="exponential:2"), r"GAMMA must be in \(0, 1\]"),
         (dict(lr=0), "lr=0 is not allowed: use a positive number"),
@@ -285,3 +286,17 @@ def test_fit_with_validation_through_a_pipeline(iris):
     assert history["val_accuracy"].iloc[-1] == pytest.approx(pipe.score(frame.iloc[120:], y[120:]))
     bare = TorchClassifier(hidden=(8,), epochs=2)
     assert fit_with_validation(bare, X, y, X[:10], y[:10]) is bare and len(bare.history_) == 2
+
+
+def test_a_rows_prediction_does_not_depend_on_its_batch():
+    """The same row gets the same output alone, in a slice, or among all rows."""
+    from sklearn.datasets import make_regression
+
+    from nbml import TorchRegressor
+
+    X, y = make_regression(300, 12, random_state=0)
+    model = TorchRegressor(hidden=(64, 32), epochs=3, seed=0).fit(X, y)
+    full = model.predict(X)
+    alone = np.concatenate([model.predict(X[i:i + 1]) for i in range(0, 300, 37)])
+    np.testing.assert_allclose(full[::37], alone, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(full[100:150], model.predict(X[100:150]), rtol=0, atol=1e-10)

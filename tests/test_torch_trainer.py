@@ -178,7 +178,8 @@ def test_other_callback_errors_propagate(cancer):
 def test_nan_loss_names_the_learning_rate():
     X, y = make_regression(n_samples=200, n_features=5, noise=5, random_state=0)
     reg = TorchRegressor(hidden=(32,), optimizer="sgd", lr=10.0, epochs=5)
-    with pytest.raises(NaNLossError, match=r"training loss became (nan|inf) at epoch \d+ with lr=10: the learning rate is probably too high") as info:
+    with pytest.raises(NaNLossError, match=r"training loss became (nan|inf) at epoch \d+ with lr=10: "
+                                           r"the learning rate is probably too high") as info:
         reg.fit(X, y)
     assert isinstance(info.value, ValueError) and "\n" not in str(info.value)
 

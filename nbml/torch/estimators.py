@@ -222,8 +222,14 @@ class _TorchEstimator(BaseEstimator):
 
         check_is_fitted(self, "module_")
         X = validate_data(self, X, reset=False, dtype=_FLOATS)
-        X_t = torch.from_numpy(np.require(X, dtype=np.float32, requirements=["C", "W", "E"]))
-        out = _trainer.predict_raw(self.module_, X_t).numpy().astype(np.float64)
+        # Predictions run in float64 on a copy of the (float32) network: in float32 a row's
+        # output moved by ~1e-7 with the number of rows predicted with it (matrix-product
+        # blocking), so the same row could get a different probability in a different batch.
+        import copy
+
+        module = copy.deepcopy(self.module_).double()
+        X_t = torch.from_numpy(np.require(X, dtype=np.float64, requirements=["C", "W", "E"]))
+        out = _trainer.predict_raw(module, X_t).numpy()
         return out.reshape(len(X), -1)
 
     def _stratify(self, y_enc):

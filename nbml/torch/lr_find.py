@@ -119,7 +119,8 @@ def lr_find(estimator_or_module, X, y, start=1e-7, end=10.0, steps=100, task=Non
     ``estimator_or_module``: a ``TorchClassifier``/``TorchRegressor`` (its module, optimizer,
     batch size and seed are used) or an ``nn.Module`` (``task`` inferred from ``y`` unless
     given). ``smoothing`` is the loss's exponential-average factor (default
-    ``1 - 5 / steps``, so about 0.95 for 100 steps). The test stops early once the smoothed loss exceeds ``diverge`` times its best.
+    ``1 - 5 / steps``, so about 0.95 for 100 steps). The test stops early once the smoothed loss
+    exceeds ``diverge`` times its best.
     """
     import torch
 
