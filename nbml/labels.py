@@ -150,12 +150,19 @@ def _out_of_fold(pipeline, X, y, cv, seed, classes, exclude=None, size=None, n_j
     folds = list(make_folds("classification", cv, seed).split(X, y))
     args = [(pipeline, X, y, train_idx if exclude is None else train_idx[~exclude[train_idx]], test_idx,
              classes, size, seed + k) for k, (train_idx, test_idx) in enumerate(folds)]
-    if n_jobs in (None, 1):
-        parts = [_fold_proba(*a) for a in args]
-    else:
-        from joblib import Parallel, delayed
+    try:
+        if n_jobs in (None, 1):
+            parts = [_fold_proba(*a) for a in args]
+        else:
+            from joblib import Parallel, delayed
 
-        parts = Parallel(n_jobs=n_jobs)(delayed(_fold_proba)(*a) for a in args)
+            parts = Parallel(n_jobs=n_jobs)(delayed(_fold_proba)(*a) for a in args)
+    except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
+        from nbml.training import FitError, describe_error
+
+        if getattr(exc, "_nbml", False):
+            raise
+        raise FitError(f"{type(final_estimator(pipeline)).__name__} failed on a fold: {describe_error(exc)}") from exc
     proba = np.zeros((len(X), len(classes)))
     for (_, _, _, _, test_idx, *_), part in zip(args, parts):
         proba[test_idx] = part
@@ -174,7 +181,7 @@ def _fold_proba(pipeline, X, y, train_idx, test_idx, classes, size, seed):
         from nbml.coresets import coreset
 
         subset = coreset(X_in, y_in.to_numpy(), size=int(rows), seed=seed, task="classification",
-                         model=final_estimator(pipeline))
+                         model=final_estimator(pipeline), preprocess=_numbers(pipeline, X_in, y_in))
         subset.X = X_in.iloc[subset.indices]  # the raw rows: the pipeline does its own preprocessing
         subset.y = y_in.iloc[subset.indices]
         subset.fit(model)
@@ -185,6 +192,18 @@ def _fold_proba(pipeline, X, y, train_idx, test_idx, classes, size, seed):
     return np.where(columns >= 0, p[:, np.maximum(columns, 0)], 0.0)
 
 
+def _numbers(pipeline, X, y):
+    """What the coreset measures rows by: the pipeline's own preprocessing (fit on ``X``) when
+    some columns are not numbers, else the columns as they are."""
+    if all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes) or len(getattr(pipeline, "steps", ())) < 2:
+        return None
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+
+    pre = clone(Pipeline(pipeline.steps[:-1])).fit(X, y)
+    return pre.transform
+
+
 # -- the result and its review ------------------------------------------------------------
 
 @dataclass(repr=False)
@@ -193,7 +212,7 @@ class LabelIssues:
 
     Reads like the table: ``issues["suggested"]``, ``len(issues)``, ``issues.head()``. Decide
     with ``keep(row)``, ``relabel(row, label=None)`` (None: the suggestion), ``drop(row)``,
-    ``accept()`` (every undecided flagged row takes its suggestion), ``undo()``; use the result
+    ``accept()`` (every undecided flagged row takes its suggested action), ``undo()``; use the result
     with ``cleaned()``, ``cleaned_split()`` and ``retrain()``.
     """
 

@@ -224,3 +224,20 @@ def test_without_cleanlab_one_line_says_how_to_install(run, ip, cancer, monkeypa
     ip.user_ns["lr_no_cleanlab"] = result
     cell = run("%labels lr_no_cleanlab")
     assert type(cell.error).__name__ == "UsageError" and "pip install 'nbml[labels]'" in str(cell.error)
+
+
+def test_coreset_route_with_a_text_column_and_a_model_that_fails(tmp_path):
+    from sklearn.datasets import make_classification
+
+    from nbml.training import FitError
+
+    X, y = make_classification(3000, 5, random_state=0)
+    df = pd.DataFrame(X, columns=list("abcde")).assign(
+        color=np.random.default_rng(0).choice(["red", "green", "blue"], 3000), y=y)
+    split = nbml.split(df, target="y", seed=0, activate=False)
+    # the coreset measures rows after the pipeline's own preprocessing (the text column one-hot)
+    issues = nbml.label_issues(LogisticRegression(), split=split, coreset=300, storage=str(tmp_path / "s.db"))
+    assert issues.route == "coreset" and 0 < len(issues) < 0.2 * issues.n_rows
+    broken = LogisticRegression(penalty="elasticnet", solver="lbfgs")  # lbfgs cannot do elastic-net
+    with pytest.raises(FitError, match="LogisticRegression failed on a fold: ValueError"):
+        nbml.label_issues(broken, split=split, storage=str(tmp_path / "s.db"))
