@@ -241,3 +241,11 @@ def test_coreset_route_with_a_text_column_and_a_model_that_fails(tmp_path):
     broken = LogisticRegression(penalty="elasticnet", solver="lbfgs")  # lbfgs cannot do elastic-net
     with pytest.raises(FitError, match="LogisticRegression failed on a fold: ValueError"):
         nbml.label_issues(broken, split=split, storage=str(tmp_path / "s.db"))
+
+
+def test_same_seed_same_issues(cancer_issues):
+    result, issues, store = cancer_issues
+    again = nbml.label_issues(result, name="again", storage=store)
+    pd.testing.assert_frame_equal(issues.table, again.table)
+    other_seed = nbml.label_issues(result, seed=7, name="other", storage=store)
+    assert not np.array_equal(other_seed.proba, issues.proba)  # the seed drives the folds
