@@ -148,21 +148,11 @@ def budgets(final: int) -> list:
     return out + [final]
 
 
-class Fold:
-    """One fold as the reporter needs it: ``fit(model, **fit_params)`` fits on its training
-    rows, ``held_out(model)`` predicts its held-out rows (nbml ``Predictions``),
-    ``score(predictions)`` is the trial's metric, ``rows(model)`` the held-out rows as the
-    final estimator sees them, ``y_true`` their targets."""
-
-    def __init__(self, fit, held_out, score, rows, y_true):
-        self.fit, self.held_out, self.score, self.rows, self.y_true = fit, held_out, score, rows, y_true
-
-
 class IterationReporter:
     """Fits one fold of an iterative model while reporting its held-out score to
     ``report(step, value)`` (which raises ``optuna.TrialPruned`` to stop the trial).
 
-    ``run(model, fold)`` with ``fold`` a ``Fold``. Returns the fitted model and its
+    ``run(model, fold)`` with ``fold`` one fold's rows (``nbml.tuning.search._Fold``). Returns the fitted model and its
     held-out predictions. ``key`` is the model's parameter (pipeline prefix included).
     """
 

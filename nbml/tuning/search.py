@@ -90,18 +90,17 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
                 if weights is not None and weight_keys:
                     fold_params = dict(fit_params or {}, **{k: weights[train_idx] for k in weight_keys})
                 if prepared is not None:
-                    Xt_train, Xt_test = prepared.folds[i]
+                    X_tr, X_te = prepared.folds[i]
                     fold_params = prepared.strip(fold_params or {})
                     if report is not None and epoch_key is not None and i == 0 and \
                             model.get_params().get("patience") is None:
                         # per-epoch scores on the rows the trial is scored on feed the pruner
                         # (without early stopping they steer nothing else)
-                        fold_params.update(X_val=Xt_test, y_val=y_te)
-                    fold = _Fold(task, y_tr, y_te, seed, metric, None if weights is None else np.asarray(weights)[test_idx],
-                                 Xt_train, Xt_test, fold_params, prepared=True)
+                        fold_params.update(X_val=X_te, y_val=y_te)
                 else:
-                    fold = _Fold(task, y_tr, y_te, seed, metric, None if weights is None else np.asarray(weights)[test_idx],
-                                 X.iloc[train_idx], X.iloc[test_idx], fold_params, prepared=False)
+                    X_tr, X_te = X.iloc[train_idx], X.iloc[test_idx]
+                fold = _Fold(task, y_tr, y_te, seed, metric, None if weights is None else np.asarray(weights)[test_idx],
+                             X_tr, X_te, fold_params, prepared=prepared is not None)
                 if iterate is not None and report is not None and i == 0:
                     from nbml.tuning.pruning import IterationReporter
 
@@ -146,8 +145,10 @@ def evaluate_config(pipeline, params, X, y, task, folds, metric, seed, fit_param
 
 
 class _Fold:
-    """One fold's rows for ``IterationReporter`` (nbml.tuning.pruning.Fold): fit, predict the
-    held-out rows (weighted by a coreset's weights), score them."""
+    """One fold's rows, as ``nbml.tuning.pruning.IterationReporter`` uses them: ``fit(model,
+    **fit_params)`` fits on the training rows, ``held_out(model)`` predicts the held-out rows
+    (weighted by a coreset's weights), ``score(predictions)`` is the trial's metric,
+    ``rows(model)`` the held-out rows as the final estimator sees them, ``y_true`` their targets."""
 
     def __init__(self, task, y_train, y_true, seed, metric, weights, X_train, X_test, fit_params, prepared):
         self.task, self.y_true, self.seed, self.metric, self.weights = task, y_true, seed, metric, weights

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from nbml.widgets.live import LiveFigure, status_html
-from nbml.widgets.panel import _num
+from nbml.widgets.panel import _fmt, _num
 
 SHORTCUTS = {"k": "keep", "r": "relabel", "d": "drop", "u": "undo", "n": "next", "p": "prev"}
 SHORTCUT_HELP = "k keep · r relabel · d drop · u undo · n next · p previous"
@@ -53,12 +53,6 @@ def new_keys(seen: str, value: str) -> str:
     if value.startswith(seen) and len(value) > len(seen):
         return value[len(seen):]
     return value[-1:]
-
-
-def _fmt(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
-    return str(value)
 
 
 class ReviewPanel:
@@ -335,8 +329,6 @@ class ReviewPanel:
             state = "<span style='color:#8a6d00'>pending</span>"
         else:
             action, label = decision
-            if action == "relabel":  # the store's label column may widen 1 to 1.0: show the class itself
-                label = i.classes[self._class_index(label)]
             words = {"keep": "kept", "drop": "dropped", "relabel": f"relabeled → {html.escape(_fmt(label))}"}
             state = f"<span style='color:#2e7d32'><b>{words.get(action, action)}</b></span>"
         return (f"<div>row <code>{html.escape(_fmt(row))}</code> · decision: {state}</div>"

@@ -104,7 +104,7 @@ def _num(value) -> str:
 def _fmt(value) -> str:
     if value is None:
         return "None"
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
         return "nan" if math.isnan(value) else f"{value:.4g}"
     return str(value)
 
