@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import math
+import weakref
 
 import pandas as pd
 
@@ -36,14 +37,29 @@ def metric_table(result) -> pd.DataFrame:
                         index=s.index)
 
 
+FITTED_ON_WORDS = {"train": "the training rows", "train+val": "train+val", "coreset": "the coreset's rows",
+                   "all": "every labelled row (train+val+test)"}
+
+
 def _headline(result) -> str:
-    how = (f"{len(result.cv)}-fold CV on train+val ({len(result.split.X_trainval)} rows)" if result.cv is not None
-           else f"fit on {len(result.split.X_train)} rows, validated on {len(result.split.X_val)}")
+    if result.cv is not None:
+        rows = len(result.split.X_train) if result.fitted_on == "coreset" else len(result.split.X_trainval)
+        how = f"{len(result.cv)}-fold CV on {'the coreset' if result.fitted_on == 'coreset' else 'train+val'} " \
+              f"({rows} rows)"
+    else:
+        how = f"fit on {len(result.split.X_train)} rows, validated on {len(result.split.X_val)}"
     return f"{result.name} — {result.task}, {how}, {result.fit_time:.2f} s fitting"
 
 
+def fitted_on_line(result) -> str:
+    """Which rows the model behind the result is (or will be) fit on, in words."""
+    words = FITTED_ON_WORDS.get(result.fitted_on, result.fitted_on)
+    held = " and ".join({"val": "validation", "test": "test"}[p] for p in result.held_out_parts())
+    return f"model fit on {words}" + (f"; {held} rows never seen by it" if held else "")
+
+
 def result_text(result) -> str:
-    lines = [_headline(result)]
+    lines = [_headline(result), fitted_on_line(result)]
     if result.comparison is not None:
         lines.append(result.comparison.to_string())
     else:
@@ -58,11 +74,14 @@ def _figure_html(fig) -> str:
     return f'<img src="data:image/png;base64,{png_base64(fig)}"/>'
 
 
+_FIGURES = weakref.WeakKeyDictionary()  # result -> its figure's HTML
+
+
 def result_html(result) -> str:
     from nbml.plots import DEFAULT_PLOTS, figure_of
 
     parts = [_STYLE, '<div class="nbml">', f'<div class="head">{html.escape(_headline(result))}</div>',
-             metric_table(result).to_html(border=0)]
+             f'<div class="muted">{html.escape(fitted_on_line(result))}</div>', metric_table(result).to_html(border=0)]
     if result.comparison is not None:
         parts.append('<div class="head">Members vs ensemble (same CV folds, validation mean ± 2·std)</div>')
         parts.append(result.comparison.to_html(border=0))
@@ -71,10 +90,10 @@ def result_html(result) -> str:
     if result.diagnosis:
         parts.append(f'<div class="note">⚠ {html.escape(result.diagnosis)}</div>')
     if options.plots and result.predictions is not None:
-        if "main" not in result._figures:
+        if result not in _FIGURES:  # drawn once per result; the cache lives here, not on the result
             fig = figure_of(result.predictions, DEFAULT_PLOTS[result.task])
-            result._figures["main"] = _figure_html(fig) if fig is not None else ""
-        parts.append(result._figures["main"])
+            _FIGURES[result] = _figure_html(fig) if fig is not None else ""
+        parts.append(_FIGURES[result])
     parts.append("</div>")
     return "".join(parts)
 

@@ -7,9 +7,12 @@ import base64
 import html
 import io
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
+
+from nbml.errors import NbmlError
 
 KINDS = ("history", "importance", "parallel", "slice", "heatmap")
 
@@ -78,13 +81,13 @@ def importances(result) -> pd.Series:
     """Parameter importances (Optuna's fANOVA) from the completed trials."""
     import optuna
 
-    from nbml.tuning.search import _optuna_distributions
+    from nbml.tuning.optuna_space import _optuna_distributions
 
     dims = _short_space(result)
     done = _completed(result)
     names = [p for p in dims if p in done.columns]
     if len(done) < 2 or not names:
-        raise ValueError("importance needs at least two completed trials")
+        raise NbmlError("importance needs at least two completed trials")
     if len(names) == 1:
         return pd.Series({names[0]: 1.0}, name="importance")
     dists = _optuna_distributions({n: dims[n] for n in names})
@@ -122,7 +125,7 @@ def _numeric(series: pd.Series, dim=None):
 
 def plot(result, kind="history", params=None, ax=None):
     if kind not in KINDS:
-        raise ValueError(f"kind={kind!r} is not a tuning plot; use one of {', '.join(KINDS)}")
+        raise NbmlError(f"kind={kind!r} is not a tuning plot; use one of {', '.join(KINDS)}")
     done = _completed(result)
     if kind == "history":
         t = result.trials.sort_index()
@@ -131,7 +134,7 @@ def plot(result, kind="history", params=None, ax=None):
         draw_history(ax, t.index.to_numpy(), scores.to_numpy(), result.greater, result.metric)
         return fig
     if len(done) == 0:
-        raise ValueError("no completed trial to plot")
+        raise NbmlError("no completed trial to plot")
     dims = _short_space(result)
     names = [p for p in dims if p in done.columns]
     if kind == "importance":
@@ -184,13 +187,15 @@ def plot(result, kind="history", params=None, ax=None):
     # heatmap of two parameters: mean score per cell
     if params is None:
         if len(names) < 2:
-            raise ValueError("a heatmap needs two parameters; the space has " + ", ".join(names))
+            raise NbmlError("a heatmap needs two parameters; the space has " + ", ".join(names))
         try:
             params = tuple(importances(result).sort_values(ascending=False).index[:2])
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - fANOVA has many ways to fail; any two parameters still make a heatmap
             params = tuple(names[:2])
+            warnings.warn(f"the heatmap shows {params[0]} and {params[1]}, not the two most important parameters: "
+                          f"their importances could not be computed ({type(exc).__name__}: {exc})", stacklevel=2)
     if len(params) != 2 or any(p not in names for p in params):
-        raise ValueError(f"params={params!r} must name two parameters of the space: {', '.join(names)}")
+        raise NbmlError(f"params={params!r} must name two parameters of the space: {', '.join(names)}")
     table = pd.DataFrame({p: _binned(done[p], dims[p]) for p in params})
     table["score"] = done["score"].astype(float)
     grid = table.pivot_table(index=params[1], columns=params[0], values="score", aggfunc="mean", observed=False)
