@@ -21,13 +21,15 @@ def test_coreset_then_weighted_train_scored_on_real_validation_rows(big, ip, run
     cell = run("%coreset big --target y --size 600 -o cs")
     assert cell.error is None, cell.err
     cs = ip.user_ns["cs"]
-    assert len(cs.X) == 600 and cs.weights.sum() == pytest.approx(len(big))
-    cell = run("%train LogisticRegression() --data cs -o small")
-    assert cell.error is None, cell.err
-    small = ip.user_ns["small"]
     import nbml
 
     active = nbml.active_split()
+    # the active split's frame: drawn from its training rows, which the weights stand for
+    assert len(cs.X) == 600 and cs.weights.sum() == pytest.approx(len(active.X_train))
+    assert cs.X.index.isin(active.X_train.index).all() and cs.drawn_from == "train"
+    cell = run("%train LogisticRegression() --data cs -o small")
+    assert cell.error is None, cell.err
+    small = ip.user_ns["small"]
     assert len(small.split.X_train) == 600 and small.split.X_val is active.X_val  # judged on real rows
     # the fit used the weights: it equals a hand-weighted fit of the same pipeline
     from sklearn.base import clone

@@ -14,6 +14,7 @@ from nbml.coresets.base import (
     reduce,
     resolve_method,
 )
+from nbml.coresets.heldout import check_rows, describe_source, training_rows
 from nbml.coresets.io import count_rows, read_columns
 from nbml.coresets.tree import (
     CoresetTree,
@@ -25,7 +26,8 @@ from nbml.coresets.tree import (
 
 
 def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
-            chunksize=100_000, *, task=None, model=None, preprocess=None, node_size=None):
+            chunksize=100_000, *, task=None, model=None, preprocess=None, node_size=None,
+            rows="train", split=None):
     """Build a small weighted subset that trains like the whole data.
 
     Parameters
@@ -36,7 +38,7 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     target : str, array-like or None
         Target column name, or the target values; None for unsupervised data.
     size : int or float
-        Rows in the coreset (int) or a fraction of the data in (0, 1).
+        Rows in the coreset (int) or a fraction in (0, 1) of the rows it is drawn from.
     method : {"auto", "sensitivity", "lightweight", "uniform"}
         ``sensitivity``: per-class square-root leverage scores plus a uniform term
         (Munteanu et al. 2018), for logistic regression and linear models. ``lightweight``:
@@ -61,6 +63,15 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         coreset holds its output). Without it, non-numeric columns are an error.
     node_size : int, optional
         Rows per tree node when reading ``file`` (default ``max(4 * size, 20_000)``).
+    rows : {"train", "train+val", "all"}
+        When ``data`` is the split's frame (a DataFrame with the split's target and feature
+        columns whose row labels are among the split's rows), the rows drawn from: the
+        split's training rows (default; a model fit on the coreset is scored on the
+        validation rows), training and validation rows (for cross-validation), or every row
+        (training on it against that split is then refused). ``drawn_from``,
+        ``split_fingerprint`` and ``source`` on the result say which.
+    split : Split, optional
+        The split whose held-out rows are left out (default: the active split).
 
     Returns
     -------
@@ -68,6 +79,7 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     """
     check_method(method)
     check_task(task)
+    check_rows(rows)
     _check_seed(seed)
     if file is not None:
         if data is not None:
@@ -80,6 +92,11 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     if data is None:
         raise ValueError("pass the data (a DataFrame or X) as data=, or a CSV/Parquet path "
                          "as file=")
+    if split is None:
+        from nbml.data import active_split
+
+        split = active_split()
+    data, positions, source = training_rows(data, target, rows, split)
     X, y, target_name = _split_target(data, target)
     if preprocess is not None:
         if not callable(preprocess):
@@ -117,8 +134,17 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         y_rows = y.iloc[pos]
     else:
         y_rows = np.asarray(y)[pos]
+    if source is not None:
+        return _recorded(X_rows, y_rows, weights, positions[pos], n, method_, target_name, task_, seed, source)
     return Coreset(X_rows, y_rows, weights, pos, n, method_, target=target_name, task=task_,
                    seed=seed)
+
+
+def _recorded(X_rows, y_rows, weights, indices, n, method, target, task, seed, source):
+    """A coreset of a split's frame, saying which of its rows it was drawn from."""
+    return Coreset(X_rows, y_rows, weights, indices, n, method, target=target, task=task, seed=seed,
+                   drawn_from=source["drawn_from"], split_fingerprint=source["split_fingerprint"],
+                   source=describe_source(source))
 
 
 def _split_target(data, target):

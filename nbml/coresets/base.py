@@ -52,10 +52,20 @@ class Coreset:
     tree : CoresetTree or None
         The merge-and-reduce tree it was drawn from (coresets built from a file), so that
         more data can be added later; None for in-memory data.
+    drawn_from : {"train", "train+val", "all"} or None
+        Which rows of a split's frame it was drawn from: the split's training rows, its
+        training and validation rows (for cross-validation) or all of them; None when the data
+        was not a split's frame.
+    split_fingerprint : str or None
+        That split's fingerprint (``Split.fingerprint``).
+    source : str or None
+        The same in one sentence ("drawn from the 3,600 training rows of the active split; its
+        1,200 validation and 1,200 test rows left out"), shown under the repr.
     """
 
     def __init__(self, X, y, weights, indices, n_represented, method, target=None,
-                 task=None, seed=None, tree=None):
+                 task=None, seed=None, tree=None, *, drawn_from=None, split_fingerprint=None,
+                 source=None):
         self.X = X
         self.y = y
         self.weights = np.asarray(weights, dtype=float)
@@ -66,6 +76,9 @@ class Coreset:
         self.task = task
         self.seed = seed
         self.tree = tree
+        self.drawn_from = drawn_from
+        self.split_fingerprint = split_fingerprint
+        self.source = source
 
     @property
     def size(self):
@@ -77,9 +90,10 @@ class Coreset:
 
     def __repr__(self):
         n_features = self.X.shape[1] if getattr(self.X, "ndim", 1) == 2 else 1
-        return (f"Coreset(method={self.method!r}, rows={self.size:,}, "
+        text = (f"Coreset(method={self.method!r}, rows={self.size:,}, "
                 f"represents={self.n_represented:,}, features={n_features}, "
                 f"target={self.target!r}, weights_sum={self.weights.sum():,.1f})")
+        return text if self.source is None else f"{text}\n{self.source}"
 
     def to_frame(self, weight_column="weight"):
         """The coreset as one DataFrame: features, target (if any) and a weight column."""

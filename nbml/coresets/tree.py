@@ -270,11 +270,11 @@ class CoresetTree:
 
     def _as_coreset(self, node, seed=None):
         X = node.X
-        if self.feature_names_:
-            X = pd.DataFrame(X, columns=self.feature_names_)
+        if self.feature_names_:  # row labels are row numbers in the data added (as for a frame read whole)
+            X = pd.DataFrame(X, columns=self.feature_names_, index=pd.Index(node.idx.copy()))
         y = node.y
         if y is not None and self.target is not None:
-            y = pd.Series(y, name=self.target)
+            y = pd.Series(y, name=self.target, index=None if X is node.X else X.index)
         return Coreset(X, y, node.w.copy(), node.idx.copy(), self.n_represented_, self.method_,
                        target=self.target, task=self.task_,
                        seed=self.seed if seed is None else seed)

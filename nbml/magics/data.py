@@ -44,6 +44,9 @@ class DataMagics(NbmlMagicsBase):
     @argument("--target", "-t", default=None, help="target column")
     @argument("--size", required=True, help="rows (e.g. 10000) or a fraction of the data (e.g. 0.01)")
     @argument("--method", default="auto", choices=["auto", "sensitivity", "lightweight", "uniform"])
+    @argument("--rows", default="train", choices=["train", "train+val", "all"],
+              help="of the active split's frame, the rows drawn from: its training rows (default), training and "
+                   "validation rows (for --cv), or all (training on it against the split is then refused)")
     @argument("--seed", type=int, default=None, help="seed (default %%config Nbml.seed)")
     @argument("--chunksize", type=int, default=100_000, help="rows read at a time from --file")
     @argument("-o", "--out", default=None, help="store the Coreset in this variable")
@@ -52,7 +55,8 @@ class DataMagics(NbmlMagicsBase):
         """Build a small weighted subset that trains like the full data.
 
         Then `%%train --data NAME` fits with its weights and `%tune NAME --coreset NAME`
-        searches on it.
+        searches on it. From the active split's frame it is drawn from the training rows only
+        (the validation and test rows it is scored on stay out); it says so under its repr.
         """
         from nbml.coresets import coreset
 
@@ -67,5 +71,6 @@ class DataMagics(NbmlMagicsBase):
             raise UsageError(f"--size {args.size!r} is not a row count or a fraction") from None
         with user_errors():
             result = coreset(data, target=args.target, size=size, method=args.method,
-                             seed=self.option(args.seed, "seed"), file=args.file, chunksize=args.chunksize)
+                             seed=self.option(args.seed, "seed"), file=args.file, chunksize=args.chunksize,
+                             rows=args.rows)
         return self.finish(result, args.out, self.silenced(line))
