@@ -44,9 +44,10 @@ _LAZY = {
     "EdaReport": "nbml.eda_report",
     "label_issues": "nbml.labels",
     "LabelIssues": "nbml.labels",
+    "NbmlError": "nbml.errors",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
-_SUBMODULES = {"scratch", "space", "check", "metrics", "preprocess", "plots", "widgets"}
+_SUBMODULES = {"scratch", "space", "check", "metrics", "preprocess", "plots", "widgets", "errors"}
 
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension"]
 

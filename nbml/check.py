@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 __all__ = ["CheckResult", "gradient", "metric", "loss", "model", "prediction"]
 
 
@@ -141,9 +143,9 @@ def gradient(grad_fn, loss_fn, w0=None, *, shape=None, args=(), n_points=3, eps=
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of extra arguments; got {type(args).__name__}.")
     if not (isinstance(n_points, int) and n_points >= 1):
-        raise ValueError(f"n_points must be an int >= 1; got {n_points!r}.")
+        raise NbmlError(f"n_points must be an int >= 1; got {n_points!r}.")
     if not eps > 0:
-        raise ValueError(f"eps must be > 0; got {eps!r}.")
+        raise NbmlError(f"eps must be > 0; got {eps!r}.")
     rng = np.random.default_rng(seed)
     where = ""
     if w0 is None:
@@ -151,7 +153,7 @@ def gradient(grad_fn, loss_fn, w0=None, *, shape=None, args=(), n_points=3, eps=
         where = (f"\n(checked at random w of shape {shape}; pass w0=... or shape=... if your "
                  "function expects another shape)")
         if not all(isinstance(s, (int, np.integer)) and s > 0 for s in shape):
-            raise ValueError(f"shape must be positive ints, e.g. (3,); got {shape!r}.")
+            raise NbmlError(f"shape must be positive ints, e.g. (3,); got {shape!r}.")
         w0 = rng.normal(size=shape)
     else:
         try:
@@ -159,7 +161,7 @@ def gradient(grad_fn, loss_fn, w0=None, *, shape=None, args=(), n_points=3, eps=
         except (TypeError, ValueError):
             raise TypeError(f"w0 must be an array of numbers; got {type(w0).__name__}.") from None
         if not np.all(np.isfinite(w0)):
-            raise ValueError("w0 contains NaN or inf; give a finite starting point.")
+            raise NbmlError("w0 contains NaN or inf; give a finite starting point.")
     points = [w0] + [w0 + rng.normal(scale=0.5, size=w0.shape) for _ in range(n_points - 1)]
     name = f"gradient {getattr(grad_fn, '__name__', 'grad_fn')}"
     worst = 0.0
@@ -334,10 +336,10 @@ def metric(fn, name, *, average="binary", n_random=4, rtol=1e-7, atol=1e-9, seed
     """
     _require_callable(fn, "fn")
     if name not in METRICS:
-        raise ValueError(f"name must be one of {', '.join(METRICS)}; got {name!r}.")
+        raise NbmlError(f"name must be one of {', '.join(METRICS)}; got {name!r}.")
     if average not in ("binary", "macro", "micro", "weighted"):
-        raise ValueError("average must be 'binary', 'macro', 'micro' or 'weighted'; "
-                         f"got {average!r}.")
+        raise NbmlError("average must be 'binary', 'macro', 'micro' or 'weighted'; "
+                        f"got {average!r}.")
     n_classes = 3 if (average != "binary" and name in ("precision", "recall", "f1")) else 2
     cases = _metric_cases(name, np.random.default_rng(seed), n_random, n_classes)
     title = f"metric {name!r}" + (f" (average={average!r})" if n_classes == 3 else "")
@@ -360,7 +362,7 @@ def loss(fn, name, *, one_hot=False, n_random=4, rtol=1e-6, atol=1e-9, seed=0):
     """
     _require_callable(fn, "fn")
     if name not in LOSSES:
-        raise ValueError(f"name must be one of {', '.join(LOSSES)}; got {name!r}.")
+        raise NbmlError(f"name must be one of {', '.join(LOSSES)}; got {name!r}.")
     rng = np.random.default_rng(seed)
     if name in ("log_loss", "binary_cross_entropy"):
         def reference(y, p):
@@ -453,8 +455,8 @@ def model(estimator, reference="linear_regression", *, params=None, tol=None, se
     (tol default 0.05), and, for logistic/softmax, probabilities agree within 0.05.
     """
     if reference not in REFERENCES:
-        raise ValueError(f"reference must be one of {', '.join(REFERENCES)}; "
-                         f"got {reference!r}.")
+        raise NbmlError(f"reference must be one of {', '.join(REFERENCES)}; "
+                        f"got {reference!r}.")
     if params is not None and not isinstance(params, dict):
         raise TypeError(f"params must be a dict of constructor arguments; got {params!r}.")
     name = f"model vs {reference}"
@@ -546,7 +548,7 @@ def prediction(got, expected, *, rtol=1e-5, atol=1e-8, name="prediction"):
         raise TypeError(f"expected must be an array of numbers; got {type(expected).__name__}"
                         ) from None
     if rtol < 0 or atol < 0:
-        raise ValueError(f"rtol and atol must be >= 0; got rtol={rtol}, atol={atol}.")
+        raise NbmlError(f"rtol and atol must be >= 0; got rtol={rtol}, atol={atol}.")
     problem = _compare(expected_arr, got, rtol, atol)
     if problem:
         return CheckResult(name, False, problem[0], problem[1])

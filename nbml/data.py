@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 TASKS = ("auto", "classification", "regression", "clustering")
 # an integer target with at most this many distinct values is taken as class labels
 MAX_INTEGER_CLASSES = 20
@@ -68,7 +70,7 @@ class Split:
     def part(self, name: str):
         """``(X, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
         if name not in ("train", "val", "test"):
-            raise ValueError(f"on={name!r} is not a split part; use 'train', 'val' or 'test'")
+            raise NbmlError(f"on={name!r} is not a split part; use 'train', 'val' or 'test'")
         return getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
 
     def feature_types(self) -> dict:
@@ -132,8 +134,8 @@ def infer_task(y: pd.Series | None) -> str:
         if integral and n_unique <= MAX_INTEGER_CLASSES and n_unique < max(3, 0.5 * len(values)):
             return "classification"
         return "regression"
-    raise ValueError(f"target {y.name!r} has dtype {y.dtype}, which is neither numeric nor "
-                     f"categorical: convert it first (e.g. df[{y.name!r}].astype('category'))")
+    raise NbmlError(f"target {y.name!r} has dtype {y.dtype}, which is neither numeric nor "
+                    f"categorical: convert it first (e.g. df[{y.name!r}].astype('category'))")
 
 
 def feature_types(X: pd.DataFrame) -> dict:
@@ -168,7 +170,7 @@ def as_frame(data, name: str = "data") -> pd.DataFrame:
         if arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (rows × columns); got an array of shape {arr.shape}")
+            raise NbmlError(f"{name} must be 2-D (rows × columns); got an array of shape {arr.shape}")
         return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
     raise TypeError(f"{name} must be a pandas DataFrame, Series or a 2-D numpy array; "
                     f"got {type(data).__name__}")
@@ -195,11 +197,11 @@ def _pick_target(df: pd.DataFrame, target):
                 and all(isinstance(c, str) for c in df.columns):
             col = df.columns[target]
             return df.drop(columns=[col]), df[col], col
-        raise ValueError(f"target column {target!r} is not in the data: {close_matches(target, df.columns)}")
+        raise NbmlError(f"target column {target!r} is not in the data: {close_matches(target, df.columns)}")
     y = pd.Series(np.asarray(target), index=df.index, name="target") if not isinstance(target, pd.Series) \
         else target
     if len(y) != len(df):
-        raise ValueError(f"target has {len(y)} values but the data has {len(df)} rows; they must match")
+        raise NbmlError(f"target has {len(y)} values but the data has {len(df)} rows; they must match")
     y = pd.Series(y.to_numpy(), index=df.index, name=y.name if y.name is not None else "target")
     return df, y, y.name
 
@@ -208,12 +210,12 @@ def _parse_fraction(value, name: str) -> float:
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} is not a number; use a fraction such as 0.2 (or a percentage "
-                         f"such as 20)") from None
+        raise NbmlError(f"{name}={value!r} is not a number; use a fraction such as 0.2 (or a percentage "
+                        f"such as 20)") from None
     if 1 <= f < 100:  # a percentage, as in 70-15-15
         f /= 100
     if not 0 <= f < 1:
-        raise ValueError(f"{name}={value!r} is out of range; use a fraction in [0, 1) such as 0.2")
+        raise NbmlError(f"{name}={value!r} is out of range; use a fraction in [0, 1) such as 0.2")
     return f
 
 
@@ -225,7 +227,7 @@ def parse_ratio(ratio: str) -> tuple[float, float]:
     except ValueError:
         nums = []
     if len(nums) != 3 or any(n < 0 for n in nums) or sum(nums) <= 0 or nums[0] == 0:
-        raise ValueError(f"ratio={ratio!r} is not train-val-test; use e.g. '60-20-20' or '70-15-15'")
+        raise NbmlError(f"ratio={ratio!r} is not train-val-test; use e.g. '60-20-20' or '70-15-15'")
     total = sum(nums)
     return nums[2] / total, nums[1] / total
 
@@ -261,23 +263,23 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
                         f"{', '.join(OPTION_NAMES)}")
     options = Options.merge(None, **preprocessing)
     if task not in TASKS:
-        raise ValueError(f"task={task!r} is not one of {', '.join(TASKS)}")
+        raise NbmlError(f"task={task!r} is not one of {', '.join(TASKS)}")
     if ratio is not None:
         test, val = parse_ratio(ratio)
     test, val = _parse_fraction(test, "test"), _parse_fraction(val, "val")
     if test + val >= 1:
-        raise ValueError(f"test={test:g} and val={val:g} leave no training rows; keep test + val below 1")
+        raise NbmlError(f"test={test:g} and val={val:g} leave no training rows; keep test + val below 1")
     try:
         seed = int(seed)
     except (TypeError, ValueError):
-        raise ValueError(f"seed={seed!r} is not an integer") from None
+        raise NbmlError(f"seed={seed!r} is not an integer") from None
 
     frame = as_frame(df)
     if frame.shape[0] == 0:
-        raise ValueError("the data is empty (0 rows): nothing to split")
+        raise NbmlError("the data is empty (0 rows): nothing to split")
     X, y, target_name = _pick_target(frame, target)
     if X.shape[1] == 0:
-        raise ValueError("the data has no feature columns besides the target")
+        raise NbmlError("the data has no feature columns besides the target")
     X = X.copy()
     X.columns = [str(c) for c in X.columns]
 
@@ -285,20 +287,20 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
         n_missing = int(y.isna().sum())
         if n_missing:
             where = ", ".join(map(str, y.index[y.isna()][:5]))
-            raise ValueError(f"target {target_name!r} has {n_missing} missing value(s) (rows {where}"
-                             f"{', …' if n_missing > 5 else ''}); drop them first: "
-                             f"df.dropna(subset=[{target_name!r}])")
+            raise NbmlError(f"target {target_name!r} has {n_missing} missing value(s) (rows {where}"
+                            f"{', …' if n_missing > 5 else ''}); drop them first: "
+                            f"df.dropna(subset=[{target_name!r}])")
     if task == "auto":
         task = infer_task(y)
     elif task == "clustering":
         y = None
     elif y is None:
-        raise ValueError(f"task={task!r} needs a target column; give target=COLUMN")
+        raise NbmlError(f"task={task!r} needs a target column; give target=COLUMN")
     if task == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise ValueError(f"task='regression' needs a numeric target, but {target_name!r} has dtype "
-                         f"{y.dtype}; use task='classification'")
+        raise NbmlError(f"task='regression' needs a numeric target, but {target_name!r} has dtype "
+                        f"{y.dtype}; use task='classification'")
     if task == "regression" and pd.api.types.is_bool_dtype(y):
-        raise ValueError(f"target {target_name!r} is boolean: use task='classification'")
+        raise NbmlError(f"target {target_name!r} is boolean: use task='classification'")
 
     # all-missing columns carry no information: drop them, say so
     all_nan = [c for c in X.columns if X[c].isna().all()]
@@ -306,31 +308,31 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
         warnings.warn(f"dropped column(s) with no values at all: {', '.join(all_nan)}", stacklevel=2)
         X = X.drop(columns=all_nan)
         if X.shape[1] == 0:
-            raise ValueError("every feature column is entirely missing: nothing to learn from")
+            raise NbmlError("every feature column is entirely missing: nothing to learn from")
     numeric = X.select_dtypes(include="number")
     if numeric.shape[1]:
         bad = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any()]
         if bad:
-            raise ValueError(f"column(s) {', '.join(map(repr, bad))} contain infinite values; replace them "
-                             f"first, e.g. df.replace([np.inf, -np.inf], np.nan) (missing values are imputed)")
+            raise NbmlError(f"column(s) {', '.join(map(repr, bad))} contain infinite values; replace them "
+                            f"first, e.g. df.replace([np.inf, -np.inf], np.nan) (missing values are imputed)")
 
     classes = None
     if task == "classification":
         classes = np.array(sorted(pd.unique(y), key=_sort_key), dtype=object if y.dtype == object else None)
         if len(classes) < 2:
-            raise ValueError(f"target {target_name!r} has a single class ({classes[0]!r}): classification "
-                             f"needs at least two")
+            raise NbmlError(f"target {target_name!r} has a single class ({classes[0]!r}): classification "
+                            f"needs at least two")
         counts = y.value_counts()
         need = 1 + (test > 0) + (val > 0)
         if counts.min() < need:
             rare = counts.idxmin()
-            raise ValueError(f"class {rare!r} of {target_name!r} has only {counts.min()} row(s); a stratified "
-                             f"split needs at least {need} per class: add rows, merge or drop that class")
+            raise NbmlError(f"class {rare!r} of {target_name!r} has only {counts.min()} row(s); a stratified "
+                            f"split needs at least {need} per class: add rows, merge or drop that class")
 
     n = len(X)
     n_test, n_val = int(round(n * test)), int(round(n * val))
     if n - n_test - n_val < 1:
-        raise ValueError(f"{n} rows are too few for test={test:g}, val={val:g}")
+        raise NbmlError(f"{n} rows are too few for test={test:g}, val={val:g}")
     X_rest, X_test, y_rest, y_test = _cut(X, y, n_test, task, seed)
     X_train, X_val, y_train, y_val = _cut(X_rest, y_rest, n_val, task, seed + 1)
 

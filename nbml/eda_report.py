@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nbml.data import as_frame, close_matches, column_kind, infer_task
+from nbml.errors import NbmlError
 
 # findings thresholds (documented in the findings' own words)
 MISSING_DROP = 0.5          # above this share missing, suggest dropping the column
@@ -107,7 +108,7 @@ class EdaReport:
         from nbml.plots.eda import draw
 
         if kind not in PLOT_KINDS:
-            raise ValueError(f"kind={kind!r} is not an EDA plot; choose from {', '.join(PLOT_KINDS)}")
+            raise NbmlError(f"kind={kind!r} is not an EDA plot; choose from {', '.join(PLOT_KINDS)}")
         return draw(self, kind)[0]
 
     def figures(self) -> dict:
@@ -219,7 +220,7 @@ def _check_int(value, name: str, minimum: int, allow_none: bool = False):
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
         none = " or None" if allow_none else ""
-        raise ValueError(f"{name}={value!r} is not allowed; use an integer ≥ {minimum}{none}")
+        raise NbmlError(f"{name}={value!r} is not allowed; use an integer ≥ {minimum}{none}")
     return int(value)
 
 
@@ -236,19 +237,19 @@ def eda(df, target=None, sample: int | None = 50_000, seed: int = 0, max_plots: 
     seed = _check_int(seed, "seed", 0)
     max_plots = _check_int(max_plots, "max_plots", 1)
     if frame.shape[1] == 0:
-        raise ValueError("df has no columns: nothing to explore")
+        raise NbmlError("df has no columns: nothing to explore")
     if frame.shape[0] == 0:
-        raise ValueError(f"df is empty (0 rows, {frame.shape[1]} columns): nothing to explore")
+        raise NbmlError(f"df is empty (0 rows, {frame.shape[1]} columns): nothing to explore")
     if not frame.columns.is_unique:
         dup = frame.columns[frame.columns.duplicated()].unique()
-        raise ValueError(f"df has duplicated column names ({', '.join(map(repr, map(str, dup[:5])))}); "
-                         f"rename them first")
+        raise NbmlError(f"df has duplicated column names ({', '.join(map(repr, map(str, dup[:5])))}); "
+                        f"rename them first")
     if target is not None and target not in frame.columns:
         by_text = [c for c in frame.columns if str(c) == str(target)]
         if len(by_text) == 1:  # "%eda df --target 0" for a column named 0
             target = by_text[0]
     if target is not None and target not in frame.columns:
-        raise ValueError(f"target column {target!r} is not in df: {close_matches(target, frame.columns)}")
+        raise NbmlError(f"target column {target!r} is not in df: {close_matches(target, frame.columns)}")
 
     n = len(frame)
     notes = []

@@ -111,7 +111,7 @@ def learning_curve(result: TrainResult, seed: int = 0, cv: int = 5):
     if scoring is None:
         raise ValueError(f"a learning curve needs a target; this result is {result.task}")
     sizes, train_scores, test_scores = sk_learning_curve(
-        result._pipeline, X, y, cv=make_folds(result.task, cv, seed), scoring=get_scorer(scoring),
+        result.pipeline, X, y, cv=make_folds(result.task, cv, seed), scoring=get_scorer(scoring),
         train_sizes=(0.1, 0.25, 0.5, 0.75, 1.0), shuffle=True, random_state=seed)
     return LearningCurveDisplay(train_sizes=sizes, train_scores=train_scores, test_scores=test_scores,
                                 score_name=metric)
@@ -250,6 +250,20 @@ def dependence_features(permutation, X, k: int = N_DEPENDENCE) -> list:
             if names[f] not in dates and X[names[f]].notna().any()][:k]
 
 
+def _check_held_out(result, on):
+    """A model is never scored as held out on rows it was fit on."""
+    if on == "train" or on in result.held_out_parts():
+        return
+    from nbml.errors import NbmlError
+    from nbml.plots.html import FITTED_ON_WORDS
+
+    part = {"val": "validation", "test": "test"}[on]
+    others = " or ".join(f"on={p!r}" for p in result.held_out_parts())
+    instead = f"use {others}" if others else "its held-out scores are the ones measured before (result.metrics)"
+    raise NbmlError(f"{result.name}'s model was fit on {FITTED_ON_WORDS.get(result.fitted_on, result.fitted_on)}, "
+                    f"{part} rows included, so a score there would not be held out: {instead}")
+
+
 def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) -> Evaluation:
     """Metrics and plots of ``result`` (a ``TrainResult``) on ``on`` = ``"val"`` (default),
     ``"test"`` (the untouched final check) or ``"train"``. ``plots``: comma-separated or a
@@ -262,6 +276,7 @@ def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) ->
                         f"got {type(result).__name__}")
     if on not in PARTS:
         raise ValueError(f"on={on!r} is not a split part; use one of {', '.join(PARTS)}")
+    _check_held_out(result, on)
     kinds = parse_plots(plots, result.task)
     X, y = result.split.part(on)
     if len(X) == 0:

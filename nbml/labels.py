@@ -20,6 +20,7 @@ one back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 
@@ -27,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from nbml.data import Split
-from nbml.training import TrainResult, check_folds, final_estimator, make_folds
+from nbml.errors import FitError, NbmlError, describe_error
+from nbml.training import TrainResult, final_estimator
 
 ACTIONS = ("keep", "relabel", "drop")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given",
@@ -70,9 +72,8 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
     the user's data; ``given``, ``suggested``, ``confidence``, ``quality``, and the suggested
     ``action``: relabel when the model is confident of the suggestion, else drop), and the review.
     """
-    from sklearn.base import clone
-
-    pipeline, data_split, model_name, seed = _model_and_split(result, split, seed)
+    recipe = _recipe(result, split, seed)
+    pipeline, data_split, model_name, seed = recipe.pipeline, recipe.split, recipe.name, recipe.seed
     if data_split.task != "classification":
         raise ValueError(f"finding label issues needs class labels, but this split's task is {data_split.task} "
                          f"(target {data_split.target!r}): split a categorical target for classification")
@@ -86,13 +87,15 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
     if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
         raise ValueError(f"rounds={rounds!r} is not a round count; use 1 (plain confident learning) or more")
     cleanlab = _cleanlab()
-    X, y = data_split.X_trainval, data_split.y_trainval
-    check_folds(cv, X, y, "classification")
+    from nbml.folds import rows_of
+
+    rows = rows_of(recipe, cv)  # train+val; test rows are never looked at
+    X, y = rows.X, rows.y
     classes = np.asarray(data_split.classes_ if data_split.classes_ is not None else sorted(pd.unique(y)))
     codes = pd.Categorical(y, categories=classes).codes
     exclude = None
     for _ in range(rounds):
-        proba = _out_of_fold(clone(pipeline), X, y, cv, seed, classes, exclude, coreset, n_jobs)
+        proba = _out_of_fold(recipe, rows, classes, exclude, coreset, n_jobs)
         flagged = cleanlab.filter.find_label_issues(codes, proba, filter_by=filter_by,
                                                     return_indices_ranked_by="self_confidence", n_jobs=1)
         exclude = np.zeros(len(X), dtype=bool)
@@ -113,26 +116,23 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
     issues = LabelIssues(name=name or model_name, split=data_split, table=table, proba=proba,
                          classes=classes, model_name=model_name, cv=cv, seed=seed, rounds=rounds,
                          route="coreset" if coreset is not None else "cross-validation",
-                         filter_by=filter_by, storage=storage, _pipeline=pipeline)
+                         filter_by=filter_by, storage=storage, recipe=recipe)
     issues._load()
     return issues
 
 
-def _model_and_split(result, split, seed):
-    from nbml.training import check_model, make_model_pipeline, resolve_split
+def _recipe(result, split, seed):
+    from nbml.recipe import prepare
 
-    if isinstance(result, TrainResult):
-        if split is not None:
-            raise TypeError("give either a TrainResult (which has its split) or a model with split=…, not both")
-        return result._pipeline, result.split, result.name, result.seed if seed is None else int(seed)
+    if isinstance(result, TrainResult) and split is not None:
+        raise TypeError("give either a TrainResult (which has its split) or a model with split=…, not both")
     if isinstance(result, (pd.DataFrame, Split)) or result is None:
         raise TypeError(f"label_issues needs a TrainResult or a classifier to score the rows with; got "
                         f"{type(result).__name__}")
-    data_split = resolve_split(split, seed=0 if seed is None else seed)
-    check_model(result, data_split.task)
-    seed = data_split.seed if seed is None else int(seed)
-    pipeline = make_model_pipeline(result, data_split, "auto", seed, data_split.options)
-    return pipeline, data_split, type(final_estimator(pipeline)).__name__, seed
+    if isinstance(result, TrainResult) and result.fitted_on == "coreset":
+        raise NbmlError(f"{result.name} was fit on a coreset; label issues are found by CV on train+val: give the "
+                        f"model itself (and coreset=N to fit each fold on a coreset)")
+    return prepare(result, split, seed)
 
 
 def _check_size(size):
@@ -143,53 +143,50 @@ def _check_size(size):
                          f"in (0, 1)")
 
 
-def _out_of_fold(pipeline, X, y, cv, seed, classes, exclude=None, size=None, n_jobs=None):
-    """Out-of-fold probabilities of every row (columns: ``classes``). Fold models leave out the rows
-    in ``exclude`` (flagged by an earlier round) and, with ``size``, fit on a weighted coreset of
-    the rest."""
-    folds = list(make_folds("classification", cv, seed).split(X, y))
-    args = [(pipeline, X, y, train_idx if exclude is None else train_idx[~exclude[train_idx]], test_idx,
-             classes, size, seed + k) for k, (train_idx, test_idx) in enumerate(folds)]
+def _out_of_fold(recipe, rows, classes, exclude=None, size=None, n_jobs=None):
+    """Out-of-fold probabilities of every row of ``rows`` (columns: ``classes``), through the fold
+    engine. Fold models leave out the rows in ``exclude`` (flagged by an earlier round) and, with
+    ``size``, fit on a weighted coreset of the rest."""
+    from nbml.folds import folds_of, run_fold
+
+    pairs = [(tr if exclude is None else tr[~exclude[tr]], te) for tr, te in rows.pairs]
+    folds = folds_of(recipe, rows, pairs=pairs)
+    fits = [None if size is None else functools.partial(_coreset_fit, size=size, seed=recipe.seed + k)
+            for k in range(len(folds))]
     try:
         if n_jobs in (None, 1):
-            parts = [_fold_proba(*a) for a in args]
+            outcomes = [run_fold(recipe.pipeline, f, False, fit) for f, fit in zip(folds, fits)]
         else:
             from joblib import Parallel, delayed
 
-            parts = Parallel(n_jobs=n_jobs)(delayed(_fold_proba)(*a) for a in args)
+            outcomes = Parallel(n_jobs=n_jobs)(delayed(run_fold)(recipe.pipeline, f, False, fit)
+                                               for f, fit in zip(folds, fits))
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
-        from nbml.training import FitError, describe_error
-
-        if getattr(exc, "_nbml", False):
+        if isinstance(exc, NbmlError):
             raise
-        raise FitError(f"{type(final_estimator(pipeline)).__name__} failed on a fold: {describe_error(exc)}") from exc
-    proba = np.zeros((len(X), len(classes)))
-    for (_, _, _, _, test_idx, *_), part in zip(args, parts):
-        proba[test_idx] = part
+        raise FitError(f"{recipe.name} failed on a fold: {describe_error(exc)}") from exc
+    proba = np.zeros((len(rows.X), len(classes)))
+    for (_, test_idx), outcome in zip(pairs, outcomes):
+        fold_classes = list(outcome.held_out.classes)
+        columns = np.array([fold_classes.index(c) if c in fold_classes else -1 for c in classes])
+        # a class a fold never saw gets probability 0 there
+        proba[test_idx] = np.where(columns >= 0, outcome.held_out.proba[:, np.maximum(columns, 0)], 0.0)
     return proba
 
 
-def _fold_proba(pipeline, X, y, train_idx, test_idx, classes, size, seed):
-    from sklearn.base import clone
+def _coreset_fit(model, fold, size, seed):
+    """Fit on a weighted coreset of the fold's training rows (all of them when it is not smaller)."""
+    X_in, y_in = fold.X_train, fold.y_train
+    rows = size if isinstance(size, (int, np.integer)) else max(2, round(size * len(X_in)))
+    if rows >= len(X_in):
+        return fold.fit(model)
+    from nbml.coresets import coreset
 
-    X_in, y_in = X.iloc[train_idx], y.iloc[train_idx]
-    rows = None if size is None else size if isinstance(size, (int, np.integer)) else max(2, round(size * len(X_in)))
-    model = clone(pipeline)
-    if rows is None or rows >= len(X_in):
-        model.fit(X_in, y_in)
-    else:
-        from nbml.coresets import coreset
-
-        subset = coreset(X_in, y_in.to_numpy(), size=int(rows), seed=seed, task="classification",
-                         model=final_estimator(pipeline), preprocess=_numbers(pipeline, X_in, y_in))
-        subset.X = X_in.iloc[subset.indices]  # the raw rows: the pipeline does its own preprocessing
-        subset.y = y_in.iloc[subset.indices]
-        subset.fit(model)
-    fold_classes = list(final_estimator(model).classes_)
-    columns = np.array([fold_classes.index(c) if c in fold_classes else -1 for c in classes])
-    p = model.predict_proba(X.iloc[test_idx])
-    # a class a fold never saw gets probability 0 there
-    return np.where(columns >= 0, p[:, np.maximum(columns, 0)], 0.0)
+    subset = coreset(X_in, y_in.to_numpy(), size=int(rows), seed=seed, task="classification",
+                     model=final_estimator(model), preprocess=_numbers(model, X_in, y_in))
+    subset.X = X_in.iloc[subset.indices]  # the raw rows: the pipeline does its own preprocessing
+    subset.y = y_in.iloc[subset.indices]
+    return subset.fit(model)
 
 
 def _numbers(pipeline, X, y):
@@ -228,7 +225,7 @@ class LabelIssues:
     filter_by: str
     rounds: int = 1
     storage: str | None = None
-    _pipeline: object = None
+    recipe: object = None  # nbml.recipe.Recipe: what retrain() fits
     _log: list = field(default_factory=list)  # (row, action, label), in order; undo pops
 
     # -- reading ---------------------------------------------------------------------
@@ -427,16 +424,16 @@ class LabelIssues:
     def retrain(self, cv=None, seed=None, activate=False) -> TrainResult:
         """Train the same model (same preprocessing) on the cleaned split in one step.
         ``activate=True`` also makes the cleaned split the active one."""
-        from sklearn.base import clone
+        from dataclasses import replace
 
         from nbml.data import set_active
-        from nbml.training import train
+        from nbml.training import _recorded, fit_recipe
 
         cleaned = self.cleaned_split()
         if activate:
             set_active(cleaned)
-        return train(clone(self._pipeline), split=cleaned, cv=cv, preprocess="none",
-                     seed=self.seed if seed is None else seed)
+        recipe = replace(self.recipe, split=cleaned, seed=self.seed if seed is None else int(seed))
+        return _recorded(fit_recipe(recipe, cv=cv))
 
     # -- display ---------------------------------------------------------------------
     def summary(self) -> str:

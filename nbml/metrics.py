@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
 REGRESSION = ("mse", "rmse", "mae", "r2")
 CLUSTERING = ("silhouette", "davies_bouldin")
@@ -30,7 +32,7 @@ def metric_names(task: str) -> tuple:
     try:
         return METRICS[task]
     except KeyError:
-        raise ValueError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}") from None
+        raise NbmlError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}") from None
 
 
 def encode(y, classes) -> np.ndarray:
@@ -174,7 +176,7 @@ def compute(task: str, y_true=None, y_pred=None, classes=None, proba=None, score
         return regression_metrics(y_true, y_pred, sample_weight=sample_weight)
     if task == "clustering":
         return clustering_metrics(X, y_pred, seed=seed)
-    raise ValueError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}")
+    raise NbmlError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}")
 
 
 def sklearn_scoring(task: str, n_classes: int = 2) -> dict:
@@ -188,4 +190,4 @@ def sklearn_scoring(task: str, n_classes: int = 2) -> dict:
     if task == "regression":
         return {"mse": "neg_mean_squared_error", "rmse": "neg_root_mean_squared_error",
                 "mae": "neg_mean_absolute_error", "r2": "r2"}
-    raise ValueError(f"no scikit-learn scoring for task={task!r}")
+    raise NbmlError(f"no scikit-learn scoring for task={task!r}")

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
 from nbml.data import column_kind
+from nbml.errors import NbmlError
 
 PREPROCESS = ("auto", "none")
 DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
@@ -48,9 +49,9 @@ class Options:
             value = getattr(self, name)
             if value not in allowed:
                 shown = ", ".join(str(a) for a in allowed if a is not None)
-                raise ValueError(f"{name}={value!r} is not one of {shown}")
+                raise NbmlError(f"{name}={value!r} is not one of {shown}")
         if self.poly is not None and (not isinstance(self.poly, (int, np.integer)) or not 1 <= self.poly <= 4):
-            raise ValueError(f"poly={self.poly!r} is not a degree; use an integer from 1 to 4")
+            raise NbmlError(f"poly={self.poly!r} is not a degree; use an integer from 1 to 4")
         if self.select is not None:
             parse_select(self.select)
 
@@ -73,22 +74,22 @@ def parse_select(spec: str):
     """``"rfe:10"`` → ("rfe", 10); ``"corr:0.9"`` → ("corr", 0.9); ``"l1"`` → ("l1", None)."""
     kind, _, arg = str(spec).partition(":")
     if kind not in SELECTORS:
-        raise ValueError(f"select={spec!r} is not a selector; use rfe:K, mi:K, corr:THRESHOLD, "
-                         f"variance:THRESHOLD or l1")
+        raise NbmlError(f"select={spec!r} is not a selector; use rfe:K, mi:K, corr:THRESHOLD, "
+                        f"variance:THRESHOLD or l1")
     if kind == "l1":
         return kind, None
     try:
         value = int(arg) if kind in ("rfe", "mi") else float(arg)
     except ValueError:
         what = "a feature count K" if kind in ("rfe", "mi") else "a threshold"
-        raise ValueError(f"select={spec!r} needs {what} after the colon, e.g. {kind}:"
-                         f"{'10' if kind in ('rfe', 'mi') else '0.9'}") from None
+        raise NbmlError(f"select={spec!r} needs {what} after the colon, e.g. {kind}:"
+                        f"{'10' if kind in ('rfe', 'mi') else '0.9'}") from None
     if kind in ("rfe", "mi") and value < 1:
-        raise ValueError(f"select={spec!r}: K must be at least 1")
+        raise NbmlError(f"select={spec!r}: K must be at least 1")
     if kind == "corr" and not 0 < value <= 1:
-        raise ValueError(f"select={spec!r}: the correlation threshold must be in (0, 1]")
+        raise NbmlError(f"select={spec!r}: the correlation threshold must be in (0, 1]")
     if kind == "variance" and value < 0:
-        raise ValueError(f"select={spec!r}: the variance threshold must be >= 0")
+        raise NbmlError(f"select={spec!r}: the variance threshold must be >= 0")
     return kind, value
 
 
@@ -216,8 +217,8 @@ class NbmlPipeline(Pipeline):
         if len(rows) == len(X) and np.array_equal(rows, np.arange(len(X))):
             return X, y, params
         if len(rows) == 0:
-            raise ValueError("dropping rows with missing values/outliers left no training rows; use "
-                             "impute='median' or outliers='clip' instead")
+            raise NbmlError("dropping rows with missing values/outliers left no training rows; use "
+                            "impute='median' or outliers='clip' instead")
         take = (lambda a: a.iloc[rows]) if hasattr(X, "iloc") else (lambda a: np.asarray(a)[rows])
         X = take(X)
         y = None if y is None else (y.iloc[rows] if hasattr(y, "iloc") else np.asarray(y)[rows])
@@ -282,7 +283,7 @@ def _encoder(encode: str, task: str | None, seed: int):
         return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
     if encode == "target":
         if task not in ("classification", "regression"):
-            raise ValueError("encode='target' needs a target; use onehot or ordinal for clustering")
+            raise NbmlError("encode='target' needs a target; use onehot or ordinal for clustering")
         return TargetEncoder(target_type="continuous" if task == "regression" else "auto", random_state=seed)
     return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
 
@@ -333,10 +334,10 @@ def build_selector(spec: str, task: str, seed: int, n_features: int | None = Non
 
     kind, value = parse_select(spec)
     if task not in ("classification", "regression") and kind in ("rfe", "mi", "l1"):
-        raise ValueError(f"select={spec!r} needs a target; use variance or corr for clustering")
+        raise NbmlError(f"select={spec!r} needs a target; use variance or corr for clustering")
     if kind in ("rfe", "mi") and n_features is not None and value > n_features:
-        raise ValueError(f"select={spec!r} keeps K={value} features but the data has only {n_features} after "
-                         f"preprocessing; use K ≤ {n_features}")
+        raise NbmlError(f"select={spec!r} keeps K={value} features but the data has only {n_features} after "
+                        f"preprocessing; use K ≤ {n_features}")
     classify = task == "classification"
     if kind == "rfe":
         base = LogisticRegression(max_iter=1000) if classify else Ridge()
@@ -358,13 +359,13 @@ def apply_balance(model, options: Options, task: str):
     if options.balance is None:
         return model
     if task != "classification":
-        raise ValueError(f"balance={options.balance!r} needs a classification task; this one is {task}")
+        raise NbmlError(f"balance={options.balance!r} needs a classification task; this one is {task}")
     if options.balance == "class_weight":
         names = model.get_params(deep=True) if hasattr(model, "get_params") else {}
         keys = [k for k in names if k.split("__")[-1] == "class_weight"]
         if not keys:
-            raise ValueError(f"{type(model).__name__} has no class_weight parameter; use balance='oversample' "
-                             f"or 'undersample' instead")
+            raise NbmlError(f"{type(model).__name__} has no class_weight parameter; use balance='oversample' "
+                            f"or 'undersample' instead")
         model.set_params(**{k: "balanced" for k in keys})
     return model
 
@@ -374,11 +375,11 @@ def make_pipeline(model, X: pd.DataFrame, preprocess: str = "auto", options: Opt
     """The model (an unfitted clone) behind the preprocessing steps ``options`` asks for,
     or the model itself for ``preprocess="none"`` with default options."""
     if preprocess not in PREPROCESS:
-        raise ValueError(f"preprocess={preprocess!r} is not one of {', '.join(PREPROCESS)}")
+        raise NbmlError(f"preprocess={preprocess!r} is not one of {', '.join(PREPROCESS)}")
     options = options or Options()
     model = apply_balance(model, options, task)
     if preprocess == "none" and options.changed():
-        raise ValueError(f"preprocess='none' cannot apply {', '.join(options.changed())}; use preprocess='auto'")
+        raise NbmlError(f"preprocess='none' cannot apply {', '.join(options.changed())}; use preprocess='auto'")
     if preprocess == "none":
         return model
     steps = [("preprocess", build_preprocessor(X, options, task, seed))]

@@ -20,6 +20,8 @@ import numbers
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 __all__ = ["Dimension", "choice", "logint", "loguniform", "parse", "randint", "resolve", "uniform"]
 
 
@@ -47,12 +49,12 @@ class Float(Dimension):
         self.low, self.high, self.log, self.name = low, high, log, name
         for label, v in (("low", low), ("high", high)):
             if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
-                raise ValueError(f"{name}({low!r}, {high!r}): {label} must be a finite number")
+                raise NbmlError(f"{name}({low!r}, {high!r}): {label} must be a finite number")
         if low > high:
-            raise ValueError(f"{name}({low!r}, {high!r}): low must not exceed high; write {name}({high!r}, {low!r})")
+            raise NbmlError(f"{name}({low!r}, {high!r}): low must not exceed high; write {name}({high!r}, {low!r})")
         if log and low <= 0:
-            raise ValueError(f"{name}({low!r}, {high!r}): a log scale needs low > 0; use uniform() for ranges "
-                             f"that include 0")
+            raise NbmlError(f"{name}({low!r}, {high!r}): a log scale needs low > 0; use uniform() for ranges "
+                            f"that include 0")
         self.low, self.high = float(low), float(high)
 
     def sample(self, rng):
@@ -77,11 +79,11 @@ class Int(Dimension):
         self.low, self.high, self.log, self.name = low, high, log, name
         for label, v in (("low", low), ("high", high)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool):
-                raise ValueError(f"{name}({low!r}, {high!r}): {label} must be an integer")
+                raise NbmlError(f"{name}({low!r}, {high!r}): {label} must be an integer")
         if low > high:
-            raise ValueError(f"{name}({low!r}, {high!r}): low must not exceed high; write {name}({high!r}, {low!r})")
+            raise NbmlError(f"{name}({low!r}, {high!r}): low must not exceed high; write {name}({high!r}, {low!r})")
         if log and low < 1:
-            raise ValueError(f"{name}({low!r}, {high!r}): a log scale needs low ≥ 1; use randint() instead")
+            raise NbmlError(f"{name}({low!r}, {high!r}): a log scale needs low ≥ 1; use randint() instead")
         self.low, self.high = int(low), int(high)
 
     def sample(self, rng):
@@ -106,7 +108,7 @@ class Categorical(Dimension):
     def __init__(self, values, name="choice"):
         values = list(values)
         if not values:
-            raise ValueError(f"{name}() is empty: give at least one value")
+            raise NbmlError(f"{name}() is empty: give at least one value")
         self.values, self.name = values, name
 
     def sample(self, rng):
@@ -194,17 +196,17 @@ def dimension(name, value) -> Dimension:
     if isinstance(value, (list, tuple, range, np.ndarray)):
         values = list(value)
         if not values:
-            raise ValueError(f"{name} = [] is empty: give at least one value")
+            raise NbmlError(f"{name} = [] is empty: give at least one value")
         return Categorical(values, name="list")
     if hasattr(value, "rvs") and hasattr(value, "support"):
         return ScipyDist(value)
     if hasattr(value, "rvs"):
-        raise ValueError(f"{name}: give a frozen scipy.stats distribution, e.g. stats.uniform(0, 1), not the "
-                         f"distribution class")
+        raise NbmlError(f"{name}: give a frozen scipy.stats distribution, e.g. stats.uniform(0, 1), not the "
+                        f"distribution class")
     if callable(value):
-        raise ValueError(f"{name} = {value!r} is not a set of values: call it, e.g. loguniform(1e-3, 1)")
-    raise ValueError(f"{name} = {value!r} is not a set of values; use a list such as [{value!r}], or "
-                     f"uniform/loguniform/randint/logint/choice")
+        raise NbmlError(f"{name} = {value!r} is not a set of values: call it, e.g. loguniform(1e-3, 1)")
+    raise NbmlError(f"{name} = {value!r} is not a set of values; use a list such as [{value!r}], or "
+                    f"uniform/loguniform/randint/logint/choice")
 
 
 def normalize(space) -> dict:
@@ -219,7 +221,7 @@ def normalize(space) -> dict:
     out = {}
     for name, value in space.items():
         if not isinstance(name, str) or not name:
-            raise ValueError(f"space names must be parameter names (strings); got {name!r}")
+            raise NbmlError(f"space names must be parameter names (strings); got {name!r}")
         out[name] = dimension(name, value)
     return out
 
@@ -233,7 +235,7 @@ def parse(body: str, namespace: dict | None = None) -> dict:
     try:
         tree = ast.parse(body or "", filename="<%%tune body>")
     except SyntaxError as exc:
-        raise ValueError(f"the search space has a syntax error on line {exc.lineno}: {exc.msg}") from None
+        raise NbmlError(f"the search space has a syntax error on line {exc.lineno}: {exc.msg}") from None
     scope = dict(namespace or {})
     scope.update(HELPERS)
     if "stats" not in scope:
@@ -244,18 +246,18 @@ def parse(body: str, namespace: dict | None = None) -> dict:
     for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
             text = ast.get_source_segment(body, node) or ""
-            raise ValueError(f"line {node.lineno} of the search space is not `name = values`: {text.strip()!r} "
-                             f"(e.g. C = loguniform(1e-3, 10) or max_depth = [3, 5, None])")
+            raise NbmlError(f"line {node.lineno} of the search space is not `name = values`: {text.strip()!r} "
+                            f"(e.g. C = loguniform(1e-3, 10) or max_depth = [3, 5, None])")
         name = node.targets[0].id
         try:
             value = eval(compile(ast.Expression(node.value), "<%%tune body>", "eval"), scope)
         except ValueError:
             raise
         except Exception as exc:
-            raise ValueError(f"line {node.lineno} of the search space ({name}) raised "
-                             f"{type(exc).__name__}: {exc}") from None
+            raise NbmlError(f"line {node.lineno} of the search space ({name}) raised "
+                            f"{type(exc).__name__}: {exc}") from None
         if name in out:
-            raise ValueError(f"{name} is given twice in the search space (line {node.lineno})")
+            raise NbmlError(f"{name} is given twice in the search space (line {node.lineno})")
         out[name] = dimension(name, value)
     return out
 
@@ -283,15 +285,15 @@ def resolve(space: dict, pipeline) -> dict:
                 if len(matches) == 1:
                     key = matches[0]
                 elif len(matches) > 1:
-                    raise ValueError(f"{name} is ambiguous in the pipeline: it could be "
-                                     f"{', '.join(sorted(matches))}; use one of these full names")
+                    raise NbmlError(f"{name} is ambiguous in the pipeline: it could be "
+                                    f"{', '.join(sorted(matches))}; use one of these full names")
                 else:
                     close = difflib.get_close_matches(name, own, n=3, cutoff=0.6)
                     hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
-                    raise ValueError(f"{type(final).__name__} has no parameter {name!r}: {hint}its parameters "
-                                     f"are {', '.join(own)}")
+                    raise NbmlError(f"{type(final).__name__} has no parameter {name!r}: {hint}its parameters "
+                                    f"are {', '.join(own)}")
         if key in out:
-            raise ValueError(f"{name} names the same parameter ({key}) as another entry of the space")
+            raise NbmlError(f"{name} names the same parameter ({key}) as another entry of the space")
         out[key] = dim
     return out
 
@@ -322,8 +324,8 @@ def grid_values(space: dict, method: str = "grid", discretize: int | None = None
             out[name] = dim.grid(discretize)
         else:
             example = ", ".join(f"{v:g}" for v in dim.grid(4))
-            raise ValueError(f"method={method!r} needs lists of values, but {name} = {dim!r} is a distribution: "
-                             f"give a list such as {name} = [{example}], or use method='random' or 'bayes'")
+            raise NbmlError(f"method={method!r} needs lists of values, but {name} = {dim!r} is a distribution: "
+                            f"give a list such as {name} = [{example}], or use method='random' or 'bayes'")
     return out
 
 

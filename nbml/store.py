@@ -23,6 +23,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 DEFAULT_PATH = os.path.join(".nbml", "nbml.db")
 BUSY_TIMEOUT_S = 60
 
@@ -294,11 +296,11 @@ def runs(last: int | None = None, kind: str | None = None, storage: str | None =
     fingerprint. ``last=N`` keeps the newest N; ``kind='train'|'tune'`` filters."""
     url = to_url(storage) if storage else default_url()
     if url is None:
-        raise ValueError("the nbml store is off (NBML_STORE=off): no runs are recorded")
+        raise NbmlError("the nbml store is off (NBML_STORE=off): no runs are recorded")
     if kind not in (None, "train", "tune"):
-        raise ValueError(f"kind={kind!r} is not 'train' or 'tune'")
+        raise NbmlError(f"kind={kind!r} is not 'train' or 'tune'")
     if last is not None and (not isinstance(last, (int, np.integer)) or last < 1):
-        raise ValueError(f"last={last!r} must be a positive integer")
+        raise NbmlError(f"last={last!r} must be a positive integer")
     where = "WHERE kind = :kind" if kind else ""
     frame = _read(url, f"SELECT * FROM nbml_runs {where} ORDER BY id", {"kind": kind})
     if last is not None:
@@ -310,7 +312,7 @@ def trials(study: str | None = None, storage: str | None = None) -> pd.DataFrame
     """Recorded tuning trials (of one study, or all), in the order they finished."""
     url = to_url(storage) if storage else default_url()
     if url is None:
-        raise ValueError("the nbml store is off (NBML_STORE=off): no trials are recorded")
+        raise NbmlError("the nbml store is off (NBML_STORE=off): no trials are recorded")
     where = "WHERE study = :study" if study else ""
     frame = _read(url, f"SELECT * FROM nbml_trials {where} ORDER BY id", {"study": study})
     return frame.set_index("id")

@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 TABLE = "nbml_predictions"
 # settings of the log; %config Nbml.log_* can change them (the lead wires these names)
 LOG_SETTINGS = {
@@ -37,15 +39,15 @@ def _check_settings(settings: dict) -> dict:
     merged = dict(LOG_SETTINGS)
     unknown = sorted(set(settings) - set(LOG_SETTINGS))
     if unknown:
-        raise ValueError(f"unknown log setting(s) {', '.join(unknown)}; valid: {', '.join(LOG_SETTINGS)}")
+        raise NbmlError(f"unknown log setting(s) {', '.join(unknown)}; valid: {', '.join(LOG_SETTINGS)}")
     merged.update(settings)
     sample = merged["sample"]
     if isinstance(sample, bool) or not isinstance(sample, (int, float)) or not 0 <= sample <= 1:
-        raise ValueError(f"sample={sample!r} must be a fraction between 0 and 1")
+        raise NbmlError(f"sample={sample!r} must be a fraction between 0 and 1")
     for key in ("max_rows", "max_input_rows"):
         value = merged[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{key}={value!r} must be a positive integer")
+            raise NbmlError(f"{key}={value!r} must be a positive integer")
     return merged
 
 
@@ -174,9 +176,9 @@ def prediction_log(model: str | None = None, last: int | None = None, storage: s
 
     url = store.to_url(storage) if storage else store.default_url()
     if url is None:
-        raise ValueError("the nbml store is off (NBML_STORE=off): no predictions are logged")
+        raise NbmlError("the nbml store is off (NBML_STORE=off): no predictions are logged")
     if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
-        raise ValueError(f"last={last!r} must be a positive integer")
+        raise NbmlError(f"last={last!r} must be a positive integer")
     eng = _engine(url)
     where = "WHERE model = :model" if model else ""
     limit = f"LIMIT {int(last)}" if last else ""

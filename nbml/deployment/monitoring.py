@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 # Defaults of every threshold; %config Nbml.drift_<name> changes them (the lead wires these).
 THRESHOLDS = {
     "p_value": 0.01,           # significance level of KS / chi-square over all features (Bonferroni)
@@ -41,17 +43,17 @@ def check_thresholds(thresholds: dict | None) -> dict:
         raise TypeError(f"thresholds={thresholds!r} must be a dict such as {{'psi': 0.2}}")
     unknown = sorted(set(thresholds) - set(THRESHOLDS))
     if unknown:
-        raise ValueError(f"unknown threshold(s) {', '.join(unknown)}; valid: {', '.join(THRESHOLDS)}")
+        raise NbmlError(f"unknown threshold(s) {', '.join(unknown)}; valid: {', '.join(THRESHOLDS)}")
     merged.update(thresholds)
     for key, value in merged.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"threshold {key}={value!r} must be a positive number")
+            raise NbmlError(f"threshold {key}={value!r} must be a positive number")
     if merged["p_value"] >= 1:
-        raise ValueError(f"threshold p_value={merged['p_value']!r} must be between 0 and 1")
+        raise NbmlError(f"threshold p_value={merged['p_value']!r} must be between 0 and 1")
     for key in ("min_rows", "bins"):
         if int(merged[key]) != merged[key] or (key == "bins" and merged[key] < 2):
-            raise ValueError(f"threshold {key}={merged[key]!r} must be an integer" + (" of at least 2" if key == "bins"
-                                                                                       else ""))
+            raise NbmlError(f"threshold {key}={merged[key]!r} must be an integer" + (" of at least 2" if key == "bins"
+                                                                                      else ""))
         merged[key] = int(merged[key])
     return merged
 
@@ -256,23 +258,23 @@ def drift(model, data=None, y=None, *, log: bool | int = False, reference: pd.Da
             raise TypeError(f"reference must be a DataFrame of training rows; got {type(reference).__name__}")
         ref = reference
     if ref is None:
-        raise ValueError("the package keeps no training sample (deployed with reference_rows=0): pass "
-                         "reference=TRAINING_DF")
+        raise NbmlError("the package keeps no training sample (deployed with reference_rows=0): pass "
+                        "reference=TRAINING_DF")
     features = package.features
     if log is not False and log is not None:
         if data is not None:
-            raise ValueError("give data or log=True, not both")
+            raise NbmlError("give data or log=True, not both")
         if not isinstance(log, (bool, int)) or (not isinstance(log, bool) and log < 1):
-            raise ValueError(f"log={log!r} must be True or a positive number of recent requests")
+            raise NbmlError(f"log={log!r} must be True or a positive number of recent requests")
         from nbml.deployment.log import prediction_log
 
         data = prediction_log(package.name, last=None if log is True else int(log), storage=storage, inputs=True)
         if data.empty:
-            raise ValueError(f"the prediction log has no inputs of model {package.name!r} yet: serve it and send "
-                             f"requests first")
+            raise NbmlError(f"the prediction log has no inputs of model {package.name!r} yet: serve it and send "
+                            f"requests first")
         data = data.drop(columns=["_id", "_created"])
     if data is None:
-        raise ValueError("no new data: pass a DataFrame with the training columns, or log=True")
+        raise NbmlError("no new data: pass a DataFrame with the training columns, or log=True")
     from nbml.data import as_frame
 
     data = as_frame(data, "data")
@@ -282,12 +284,12 @@ def drift(model, data=None, y=None, *, log: bool | int = False, reference: pd.Da
     data = data.drop(columns=[target], errors="ignore") if target else data
     missing = [f for f in features if f not in data.columns]
     if missing:
-        raise ValueError(f"data is missing the training column(s) {', '.join(map(repr, missing[:10]))}"
-                         + (f" (of {len(missing)})" if len(missing) > 10 else ""))
+        raise NbmlError(f"data is missing the training column(s) {', '.join(map(repr, missing[:10]))}"
+                        + (f" (of {len(missing)})" if len(missing) > 10 else ""))
     if len(data) == 0:
-        raise ValueError("data has no rows")
+        raise NbmlError("data has no rows")
     if y is not None and len(y) != len(data):
-        raise ValueError(f"y has {len(y)} values but data has {len(data)} rows")
+        raise NbmlError(f"y has {len(y)} values but data has {len(data)} rows")
     data = _align(data[features], ref)
 
     kinds = {c["name"]: c["kind"] for c in package.schema["columns"]}
@@ -385,7 +387,7 @@ class Monitor:
         if callback is not None and not callable(callback):
             raise TypeError(f"callback={callback!r} must be a function taking the DriftReport")
         if on not in ("drift", "warning"):
-            raise ValueError(f"on={on!r} must be 'drift' or 'warning'")
+            raise NbmlError(f"on={on!r} must be 'drift' or 'warning'")
         self.thresholds = check_thresholds(thresholds)
         _resolve(model)  # fail now, not at the first batch
         self.model = model
@@ -450,11 +452,11 @@ class Monitor:
         starting with what the log already holds). Rows wait for the next check until there
         are ``min_rows`` of them."""
         if isinstance(every, bool) or not isinstance(every, (int, float)) or not every > 0:
-            raise ValueError(f"every={every!r} must be a positive number of seconds")
+            raise NbmlError(f"every={every!r} must be a positive number of seconds")
         if source is not None and not callable(source):
             raise TypeError(f"source={source!r} must be a function returning a DataFrame (or None)")
         if self.running:
-            raise ValueError("the monitor is already running; stop() it first")
+            raise NbmlError("the monitor is already running; stop() it first")
         if source is None:
             source = self._log_source
             if not backlog:

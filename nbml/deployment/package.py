@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 FORMAT = "nbml-package/1"
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -52,7 +54,7 @@ _SCRATCH = ["LinearRegression", "Ridge", "Lasso", "LogisticRegression", "Softmax
             "DecisionTreeClassifier", "DecisionTreeRegressor"]
 
 
-class UntrustedPackageError(ValueError):
+class UntrustedPackageError(NbmlError):
     """A package that was tampered with or holds types outside the allow-list."""
 
 
@@ -315,15 +317,15 @@ def deploy(result, path, name: str | None = None, overwrite: bool = True,
         raise TypeError(f"result must be a TrainResult (from nbml.train / %%train -o NAME); got {type(result).__name__}")
     path = _check_path(path)
     if isinstance(reference_rows, bool) or not isinstance(reference_rows, (int, np.integer)) or reference_rows < 0:
-        raise ValueError(f"reference_rows={reference_rows!r} must be a non-negative integer (0: keep no sample)")
+        raise NbmlError(f"reference_rows={reference_rows!r} must be a non-negative integer (0: keep no sample)")
     if path.exists() and not path.is_dir():
-        raise ValueError(f"path={str(path)!r} is a file; give a folder for the package")
+        raise NbmlError(f"path={str(path)!r} is a file; give a folder for the package")
     if path.exists() and any(path.iterdir()):
         if not (path / MANIFEST_FILE).exists():
-            raise ValueError(f"path={str(path)!r} is a folder with other files in it; give a new or empty "
-                             f"folder (or an existing package to replace)")
+            raise NbmlError(f"path={str(path)!r} is a folder with other files in it; give a new or empty "
+                            f"folder (or an existing package to replace)")
         if not overwrite:
-            raise ValueError(f"path={str(path)!r} already holds a package; pass overwrite=True to replace it")
+            raise NbmlError(f"path={str(path)!r} already holds a package; pass overwrite=True to replace it")
     package = Package.from_result(result, name=name, reference_rows=reference_rows)
     model = package.model
     torch_est = _torch_estimator(model)
@@ -390,10 +392,10 @@ def verify(path) -> dict:
     ``UntrustedPackageError`` naming each file that does not match."""
     path = _check_path(path)
     if not path.exists():
-        raise ValueError(f"path={str(path)!r} does not exist")
+        raise NbmlError(f"path={str(path)!r} does not exist")
     if not path.is_dir() or not (path / MANIFEST_FILE).exists():
-        raise ValueError(f"path={str(path)!r} is not an nbml package (no {MANIFEST_FILE}); create one with "
-                         f"nbml.deploy(result, path)")
+        raise NbmlError(f"path={str(path)!r} is not an nbml package (no {MANIFEST_FILE}); create one with "
+                        f"nbml.deploy(result, path)")
     try:
         manifest = json.loads((path / MANIFEST_FILE).read_text())
         hashes = dict(manifest["sha256"])

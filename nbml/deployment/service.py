@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from nbml.deployment.package import Package, load
+from nbml.errors import NbmlError
 
 MAX_BODY_BYTES = 1_000_000
 MAX_ROWS = 10_000
@@ -394,12 +395,12 @@ def _package(source, trusted=None) -> Package:
 def _check_options(port, host, max_body, max_rows):
     if port is not None and (isinstance(port, bool) or not isinstance(port, (int, np.integer)) or
                              not 0 <= port <= 65535):
-        raise ValueError(f"port={port!r} must be an integer from 0 to 65535 (None or 0: a free port)")
+        raise NbmlError(f"port={port!r} must be an integer from 0 to 65535 (None or 0: a free port)")
     if not isinstance(host, str) or not host.strip():
         raise TypeError(f"host={host!r} must be an address such as '127.0.0.1'")
     for key, value in (("max_body", max_body), ("max_rows", max_rows)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{key}={value!r} must be a positive integer")
+            raise NbmlError(f"{key}={value!r} must be a positive integer")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -410,8 +411,8 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, int(port)))
     except OSError as exc:
         sock.close()
-        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another port "
-                         f"(or port=None for a free one)") from None
+        raise NbmlError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another port "
+                        f"(or port=None for a free one)") from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock

@@ -6,6 +6,8 @@ import html
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 _COLORS = {"drift": "#c0392b", "warning": "#d68910", "ok": "#1e8449"}
 
 
@@ -15,14 +17,14 @@ def plot_drift(report, n: int = 4, features=None):
 
     if features is None:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n={n!r} must be a positive integer (how many features to plot)")
+            raise NbmlError(f"n={n!r} must be a positive integer (how many features to plot)")
         features = [f for f in report.table.index if report.table.loc[f, "kind"] != "prediction"][:n]
     else:
         features = [features] if isinstance(features, str) else list(features)
         unknown = [f for f in features if f not in report.kinds]
         if unknown:
-            raise ValueError(f"unknown feature(s) {', '.join(map(repr, unknown))}; the report has "
-                             f"{', '.join(map(repr, report.kinds))}")
+            raise NbmlError(f"unknown feature(s) {', '.join(map(repr, unknown))}; the report has "
+                            f"{', '.join(map(repr, report.kinds))}")
     cols = min(len(features), 4) or 1
     rows = int(np.ceil(len(features) / cols)) or 1
     fig = Figure(figsize=(3.6 * cols, 2.8 * rows), layout="constrained")

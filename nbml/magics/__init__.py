@@ -6,6 +6,7 @@ here: core modules load on a magic's first use.
 """
 from __future__ import annotations
 
+from nbml.magics.common import keep_traceback
 from nbml.magics.config import Nbml
 from nbml.magics.data import DataMagics
 from nbml.magics.eda import EdaMagics
@@ -27,9 +28,12 @@ def register(shell) -> None:
     shell.configurables.append(config)
     for family in FAMILIES:
         shell.register_magics(family(shell, config=config))
+    shell.events.register("post_run_cell", keep_traceback)  # %tb after a one-line error
 
 
 def unregister(shell) -> None:
+    if keep_traceback in shell.events.callbacks["post_run_cell"]:
+        shell.events.unregister("post_run_cell", keep_traceback)
     manager = shell.magics_manager
     for family in FAMILIES:
         instance = manager.registry.pop(family.__name__, None)

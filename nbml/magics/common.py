@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import linecache
 import sys
 import traceback
 import warnings
@@ -70,7 +71,10 @@ class NbmlMagicsBase(Magics):
         try:
             return self.shell.ev(expr)
         except Exception as exc:
-            raise UsageError(f"could not evaluate {expr!r}: {type(exc).__name__}: {exc}") from None
+            if not self.nbml.short_errors:
+                raise
+            raise one_line_error(f"could not evaluate {expr!r}: {type(exc).__name__}: {exc} ({HOW_TO_SEE})",
+                                 exc) from exc
 
     @staticmethod
     def silenced(*texts) -> bool:
@@ -96,7 +100,9 @@ class NbmlMagicsBase(Magics):
 
     def run_body(self, body: str, what: str = "model"):
         """Run a cell body in the user namespace; return the value of its last expression."""
-        filename = f"<cell of %%{what}>"
+        filename = f"<cell of %%{what}, In [{self.shell.execution_count}]>"
+        # tracebacks (%tb, short_errors off) show the body's lines, as IPython does for cells
+        linecache.cache[filename] = (len(body), None, body.splitlines(keepends=True), filename)
         try:
             tree = ast.parse(body, filename=filename)
         except SyntaxError as exc:
@@ -110,16 +116,31 @@ class NbmlMagicsBase(Magics):
             exec(compile(tree, filename, "exec"), ns)
             return eval(compile(last, filename, "eval"), ns)
         except Exception as exc:
+            if not self.nbml.short_errors:
+                raise
             lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == filename]
             where = f", line {lines[-1]}" if lines else ""
-            raise UsageError(f"the cell raised {type(exc).__name__}{where}: {exc}") from None
+            raise one_line_error(f"the cell raised {type(exc).__name__}{where}: {exc} ({HOW_TO_SEE})", exc) from exc
+
+    def errors(self, what: str):
+        """``user_errors`` under this shell's ``%config Nbml.short_errors``; ``what`` names what
+        failed (a model, a magic) in the line an unexpected exception gets."""
+        return user_errors(what, short=self.nbml.short_errors)
+
+
+# how to see what a one-line error hides
+HOW_TO_SEE = "see the full traceback with %tb, or %config Nbml.short_errors = False"
 
 
 @contextlib.contextmanager
-def user_errors():
-    """Turn the clear ``ValueError``/``TypeError`` that core raises for bad input into a
-    one-line ``UsageError`` (no traceback), and show warnings as one line each."""
-    with _capture_warnings(), _user_errors():
+def user_errors(what: str = "nbml", short: bool = True):
+    """Show what core raises as one line (a ``UsageError``, no traceback), and warnings as one
+    line each: bad input (``NbmlError``, and the ``ValueError``/``TypeError``/``KeyError`` core
+    and libraries raise for it) as its message; anything else — a model's own failure, a bug —
+    as ``{what} failed: Type: message`` and how to see its traceback. ``%tb`` after any of
+    them shows the original exception's traceback. With ``short=False`` (``%config
+    Nbml.short_errors = False``) everything but ``NbmlError`` is raised as it is."""
+    with _capture_warnings(), _user_errors(what, short):
         yield
 
 
@@ -147,16 +168,49 @@ def _show_warnings(caught):
 
 
 @contextlib.contextmanager
-def _user_errors():
+def _user_errors(what, short):
+    from nbml.errors import NbmlError, describe_error
+
     try:
         yield
     except UsageError:
         raise
+    except NbmlError as exc:
+        raise one_line_error(_readable(str(exc)), exc) from exc
     except (ValueError, TypeError, KeyError) as exc:
-        message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
-        if len(message) > 400:  # an error from deep inside a library: keep the line readable
-            message = message[:400] + " …"
-        raise UsageError(message) from None
+        if not short:
+            raise
+        raise one_line_error(_readable(str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)),
+                             exc) from exc
+    except Exception as exc:
+        if not short:
+            raise
+        raise one_line_error(f"{what} failed: {_readable(describe_error(exc))} ({HOW_TO_SEE})", exc) from exc
+
+
+def _readable(message: str) -> str:
+    """An error from deep inside a library can be pages long: keep the line readable."""
+    return message[:400] + " …" if len(message) > 400 else message
+
+
+def one_line_error(message: str, original: BaseException) -> UsageError:
+    """A ``UsageError`` (IPython shows its message alone) that remembers the exception it
+    tells, so that ``%tb`` right after shows that exception's traceback (``keep_traceback``)."""
+    error = UsageError(message)
+    error.nbml_original = original
+    return error
+
+
+def keep_traceback(result) -> None:
+    """``post_run_cell`` hook: after a cell failed with a one-line error, ``%tb`` shows the
+    traceback of the exception it told instead of the ``UsageError``'s (IPython records the
+    last error in ``sys.last_*`` before this runs)."""
+    original = getattr(result.error_in_exec, "nbml_original", None)
+    if original is None:
+        return
+    sys.last_type, sys.last_value, sys.last_traceback = type(original), original, original.__traceback__
+    if sys.version_info >= (3, 12):
+        sys.last_exc = original
 
 
 def warn(message: str):

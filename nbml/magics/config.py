@@ -16,6 +16,8 @@ class Nbml(Configurable):
     n_jobs = Int(1, help="Parallel jobs for cross-validation (-1: all cores).").tag(config=True)
     plots = Bool(True, help="Draw plots under results in notebooks.").tag(config=True)
     scheduler = Unicode("", help="Dask scheduler address for distributed search.").tag(config=True)
+    short_errors = Bool(True, help="Show an unexpected error (a model's own failure, a bug) as one line; %tb "
+                                   "shows its traceback. False: raise it with its traceback.").tag(config=True)
     storage = Unicode("", help="Run/trial store: a SQLAlchemy URL or a path (default .nbml/nbml.db).").tag(config=True)
 
     @observe("storage")

@@ -5,7 +5,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, preprocessing_arguments, preprocessing_options, user_errors
+from nbml.magics.common import NbmlMagicsBase, preprocessing_arguments, preprocessing_options
 
 
 @magics_class
@@ -31,7 +31,7 @@ class DataMagics(NbmlMagicsBase):
 
         args = self.parse(self.split_magic, line)
         data = self.lookup(args.data, "DataFrame")
-        with user_errors():
+        with self.errors("%split"):
             result = split(data, target=args.target, test=self.option(args.test, "test"),
                            val=self.option(args.val, "val"), seed=self.option(args.seed, "seed"),
                            task=args.task, ratio=args.ratio, **preprocessing_options(args))
@@ -69,7 +69,7 @@ class DataMagics(NbmlMagicsBase):
             size = int(size) if size.strip().isdigit() else float(size)
         except ValueError:
             raise UsageError(f"--size {args.size!r} is not a row count or a fraction") from None
-        with user_errors():
+        with self.errors("%coreset"):
             result = coreset(data, target=args.target, size=size, method=args.method,
                              seed=self.option(args.seed, "seed"), file=args.file, chunksize=args.chunksize,
                              rows=args.rows)

@@ -7,7 +7,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase
 
 
 @magics_class
@@ -37,7 +37,7 @@ class DeployMagics(NbmlMagicsBase):
         args = self.parse(self.deploy_magic, line)
         result = self.lookup(args.name, "result")
         rows = REFERENCE_ROWS if args.reference_rows is None else args.reference_rows
-        with user_errors():
+        with self.errors(f"%deploy {args.name}"):
             package = deploy(result, args.path.strip("'\""), name=args.name, reference_rows=rows)
         files = ", ".join(sorted(p.name for p in package.path.iterdir()))
         print(f"deployed {args.name} to {package.path} ({files})")
@@ -62,7 +62,7 @@ class DeployMagics(NbmlMagicsBase):
         if args.source is None:
             raise UsageError("missing the model: %serve NAME_OR_PATH (or %serve --stop)")
         source = self._model(args.source)
-        with user_errors():
+        with self.errors("%serve"):
             from nbml.deployment.package import Package
             from nbml.training import TrainResult
 
@@ -106,6 +106,6 @@ class DeployMagics(NbmlMagicsBase):
         if args.data is None and not args.log:
             raise UsageError("missing the new data: %drift NAME DF (or %drift NAME --log)")
         data = None if args.data is None else self.lookup(args.data, "DataFrame")
-        with user_errors():
+        with self.errors(f"%drift {args.name}"):
             report = drift(model, data, log=args.log)
         return self.finish(report, args.out, self.silenced(line))

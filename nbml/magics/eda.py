@@ -4,7 +4,7 @@ from __future__ import annotations
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase
 
 
 @magics_class
@@ -28,6 +28,6 @@ class EdaMagics(NbmlMagicsBase):
         kwargs = {"sample": args.sample} if args.sample is not None else {}
         if args.max_plots is not None:
             kwargs["max_plots"] = args.max_plots
-        with user_errors():
+        with self.errors("%eda"):
             report = eda(data, target=args.target, seed=self.option(args.seed, "seed"), **kwargs)
         return self.finish(report, args.out, self.silenced(line))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase
 
 
 @magics_class
@@ -29,7 +29,7 @@ class ExploreMagics(NbmlMagicsBase):
         from nbml.widgets.explore import explore
 
         args = self.parse(self.explore_magic, line)
-        with user_errors():
+        with self.errors("%explore"):
             widget = explore(args.problem, model=args.model, lr=args.lr, batch_size=args.batch_size,
                              iterations=args.iterations, momentum=args.momentum, reg=args.reg, seed=args.seed)
         return self.finish(widget, args.out, self.silenced(line))

@@ -5,7 +5,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase
 
 
 @magics_class
@@ -34,7 +34,7 @@ class LabelMagics(NbmlMagicsBase):
         result = self.lookup(args.result, "result")
         size = _size(args.coreset)
         name = args.name or (args.result if args.result.isidentifier() else None)
-        with user_errors():
+        with self.errors(f"%labels {args.result}"):
             try:
                 issues = label_issues(result, cv=self.option(args.cv, "cv") or 5, seed=None, coreset=size,
                                       filter_by=args.filter_by, name=name, storage=self.nbml.storage or None)
@@ -46,7 +46,7 @@ class LabelMagics(NbmlMagicsBase):
             from nbml.widgets import review_labels
 
             self.store(args.out, issues)
-            with user_errors():
+            with self.errors("the label review"):
                 return review_labels(issues, result=result)
         return self.finish(issues, args.out, self.silenced(line))
 

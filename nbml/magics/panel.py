@@ -4,7 +4,7 @@ from __future__ import annotations
 from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase
 
 
 @magics_class
@@ -26,6 +26,6 @@ class PanelMagics(NbmlMagicsBase):
         args = self.parse(self.panel_magic, line)
         target = self.lookup(" ".join(args.target), "result or model")
         space = self.lookup(args.space, "space") if args.space else None
-        with user_errors():
+        with self.errors("%panel"):
             widget = panel(target, space=space, params=args.params, namespace=self.shell.user_ns)
         return self.finish(widget, args.out, self.silenced(line))

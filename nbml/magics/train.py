@@ -5,7 +5,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, preprocessing_arguments, preprocessing_options, user_errors
+from nbml.magics.common import NbmlMagicsBase, preprocessing_arguments, preprocessing_options
 
 # %%train options passed through to torch models (dest -> estimator parameter)
 TORCH_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "scheduler",
@@ -70,11 +70,11 @@ class TrainMagics(NbmlMagicsBase):
         if args.lr_find:
             from nbml.training import find_lr
 
-            with user_errors():
+            with self.errors("the learning-rate finder"):
                 found = find_lr(model, seed=seed, **torch_options)
             return self.finish(found, args.out, self.silenced(line, cell))
         model, torch_options = self._live_view(model, torch_options, live=not args.no_live and cv is None)
-        with user_errors():
+        with self.errors(model_name(model)):
             result = train(model, cv=cv, preprocess=self.option(args.preprocess, "preprocess"), seed=seed,
                            n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=args.target,
                            **preprocessing_options(args), **torch_options)
@@ -118,13 +118,13 @@ class TrainMagics(NbmlMagicsBase):
 
         args = self.parse(self.evaluate_magic, line)
         result = self.lookup(args.result, "result")
-        with user_errors():
+        with self.errors(f"%evaluate {args.result}"):
             evaluation = evaluate(result, on=args.on, plots=args.plots)
         if args.interactive:
             from nbml.widgets import interactive_evaluation
 
             self.store(args.out, evaluation)
-            with user_errors():
+            with self.errors("the interactive evaluation"):
                 return interactive_evaluation(evaluation, result=result)
         return self.finish(evaluation, args.out, self.silenced(line))
 
@@ -160,7 +160,7 @@ class TrainMagics(NbmlMagicsBase):
             except ValueError:
                 raise UsageError(f"--weights {args.weights!r} must be comma-separated numbers, e.g. 2,1,1") from None
         meta = self.lookup(args.meta, "meta-model") if args.meta else None
-        with user_errors():
+        with self.errors("%ensemble"):
             result = ensemble(members, method=args.method, weights=weights, meta=meta,
                               cv=self.option(args.cv, "cv") or 5, seed=args.seed, n_estimators=args.n_estimators,
                               n_jobs=self.nbml.n_jobs)
@@ -179,7 +179,13 @@ class TrainMagics(NbmlMagicsBase):
 
         args = self.parse(self.compare_magic, line)
         results = [self.lookup(name, "result") for name in args.results]
-        with user_errors():
+        with self.errors("%compare"):
             table = compare(*results, models=args.models, cv=self.option(args.cv, "cv") or 5,
                             sort_by=args.sort_by, labels=args.results)
         return self.finish(table, args.out, self.silenced(line))
+
+
+def model_name(model) -> str:
+    """The class name of the model (of a Pipeline's last step), for the line its failure gets."""
+    steps = getattr(model, "steps", None)
+    return model_name(steps[-1][1]) if isinstance(steps, list) and steps else type(model).__name__

@@ -5,7 +5,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from nbml.magics.common import NbmlMagicsBase, user_errors
+from nbml.magics.common import NbmlMagicsBase
 
 
 @magics_class
@@ -48,7 +48,7 @@ class TuneMagics(NbmlMagicsBase):
         coreset = self.lookup(args.coreset, "coreset") if args.coreset else None
         space = cell if cell is not None and cell.strip() else None
         scheduler = args.scheduler if args.scheduler is not None else (self.nbml.scheduler or None)
-        with user_errors():
+        with self.errors(f"%tune {' '.join(args.target)}"):
             result = tune(target, space, method=args.method, trials=args.trials, cv=args.cv, metric=args.metric,
                           n_jobs=self.option(args.n_jobs, "n_jobs"), timeout=args.timeout, study=args.study,
                           storage=args.storage or getattr(self.nbml, "storage", "") or None, resume=args.resume,
@@ -71,7 +71,7 @@ class TuneMagics(NbmlMagicsBase):
         args = self.parse(self.runs_magic, line)
         if args.last is not None and args.last < 1:
             raise UsageError(f"--last {args.last} must be a positive number")
-        with user_errors():
+        with self.errors("%runs"):
             if args.trials:
                 frame = store.trials(None if args.trials == "all" else args.trials, storage=args.storage)
                 if args.last:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration", "importance", "pdp")
 # what the model relies on: they refit nothing but predict many times, so never a default
 INSIGHT = ("importance", "pdp")
@@ -28,11 +30,11 @@ def parse_plots(plots, task: str) -> tuple:
     allowed = [p for p in PLOTS if task in _NEEDS[p]]
     for kind in kinds:
         if kind not in PLOTS:
-            raise ValueError(f"plots={kind!r} is not a plot; choose from {', '.join(PLOTS)}")
+            raise NbmlError(f"plots={kind!r} is not a plot; choose from {', '.join(PLOTS)}")
         if task not in _NEEDS[kind]:
-            raise ValueError(f"plot {kind!r} needs a {' or '.join(_NEEDS[kind])} task but this one is {task}; "
-                             + (f"choose from {', '.join(allowed)}" if allowed else
-                                f"a {task} result has no evaluation plots (only metrics)"))
+            raise NbmlError(f"plot {kind!r} needs a {' or '.join(_NEEDS[kind])} task but this one is {task}; "
+                            + (f"choose from {', '.join(allowed)}" if allowed else
+                               f"a {task} result has no evaluation plots (only metrics)"))
     return kinds
 
 
@@ -55,11 +57,11 @@ def plot_predictions(pred, kind: str = "auto", ax=None, learning=None):
     else:
         fig = ax.figure
     if kind in INSIGHT:
-        raise ValueError(f"plot {kind!r} is drawn from an Evaluation: "
-                         f"nbml.evaluate(result, plots={kind!r}).plot({kind!r})")
+        raise NbmlError(f"plot {kind!r} is drawn from an Evaluation: "
+                        f"nbml.evaluate(result, plots={kind!r}).plot({kind!r})")
     if kind == "learning":
         if learning is None:
-            raise ValueError("the learning curve is computed by nbml.evaluate(result, plots='learning')")
+            raise NbmlError("the learning curve is computed by nbml.evaluate(result, plots='learning')")
         learning.plot(ax=ax)
         for text in ax.get_legend().get_texts() if ax.get_legend() else ():
             text.set_text({"Test": "Validation"}.get(text.get_text(), text.get_text()))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
+
 # the box plot and bar chart show at most this many features (the table keeps all)
 MAX_SHOWN = 15
 
@@ -142,7 +144,7 @@ class DependenceDisplay:
             ax.set_axis_off()
             axes = [fig.add_subplot(grid[0, i]) for i in range(n)]
         if len(axes) != n:
-            raise ValueError(f"ax: partial dependence of {n} features needs {n} axes, got {len(axes)}")
+            raise NbmlError(f"ax: partial dependence of {n} features needs {n} axes, got {len(axes)}")
         many = len(self.targets) > 1
         # one y range for every class, or each class's drawing would reset it to its own
         values = np.concatenate([r.average[[index for _, index in self.targets]].ravel() for r in self.results])
@@ -184,4 +186,4 @@ def draw_insight(evaluation, kind: str):
         return fig
     if kind == "pdp":
         return None if evaluation.dependence is None else evaluation.dependence.plot()
-    raise ValueError(f"kind={kind!r} is not an insight plot; use importance or pdp")
+    raise NbmlError(f"kind={kind!r} is not an insight plot; use importance or pdp")

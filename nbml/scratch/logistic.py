@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from nbml.errors import NbmlError
 from nbml.scratch._base import (OPTIMIZERS, binary_log_loss, descend, logsumexp, sigmoid,
                                 soft_threshold, softmax, warn_not_converged)
 from nbml.scratch.linear import _seed
@@ -31,12 +32,12 @@ def check_two_classes(y, sample_weight=None):
     check_classification_targets(y)
     classes, y_idx = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(
+        raise NbmlError(
             "This solver needs samples of at least 2 classes in the data, but the data "
             f"contains only one class: {classes[0]!r}"
         )
     if sample_weight is not None and len(np.unique(y_idx[sample_weight > 0])) < 2:
-        raise ValueError(
+        raise NbmlError(
             "The sample weights leave only one class with non-zero weight: at least 2 "
             "classes are needed."
         )

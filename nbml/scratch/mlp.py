@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from nbml.errors import NbmlError
 from nbml.scratch._base import descend, logsumexp, softmax, warn_not_converged
 from nbml.scratch.linear import _seed
 from nbml.scratch.logistic import check_two_classes
@@ -173,7 +174,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         hidden = (hidden,) if isinstance(hidden, Integral) else tuple(hidden)
         if len(hidden) not in (1, 2) or not all(isinstance(h, Integral) and h > 0
                                                 for h in hidden):
-            raise ValueError(
+            raise NbmlError(
                 "hidden_layer_sizes must be one or two positive ints, e.g. (32,) or (64, 32); "
                 f"got {self.hidden_layer_sizes!r}."
             )

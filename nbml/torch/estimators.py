@@ -24,6 +24,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from nbml.errors import NbmlError
 from nbml.torch import trainer as _trainer
 from nbml.torch.mlp import build_mlp, check_mlp_options, normalize_hidden
 
@@ -84,7 +85,7 @@ class _TorchEstimator(BaseEstimator):
             normalize_hidden(self.hidden)
             check_mlp_options(self.dropout, self.activation)
         if isinstance(self.verbose, bool) or not isinstance(self.verbose, Integral):
-            raise ValueError(f"verbose={self.verbose!r} is not allowed: use 0 (silent) or 1")
+            raise NbmlError(f"verbose={self.verbose!r} is not allowed: use 0 (silent) or 1")
 
     def _callbacks(self):
         callbacks = self.callbacks
@@ -132,14 +133,14 @@ class _TorchEstimator(BaseEstimator):
             with torch.no_grad():
                 out = module(X_probe)
         except Exception as error:  # noqa: BLE001 - reported as one clear line
-            raise ValueError(
+            raise NbmlError(
                 f"the module could not process X with {X_probe.shape[1]} features: "
                 f"{type(error).__name__}: {_one_line(error)}"
             ) from error
         finally:
             module.train(was_training)
         if not isinstance(out, torch.Tensor) or out.dim() not in (1, 2):
-            raise ValueError(
+            raise NbmlError(
                 "the module must return a tensor of shape (n_rows, n_outputs); got "
                 f"{type(out).__name__} {tuple(getattr(out, 'shape', ()))}"
             )
@@ -159,7 +160,7 @@ class _TorchEstimator(BaseEstimator):
         y_enc = self._encode_target(y)
         sample_weight = self._apply_class_weight(y, y_enc, sample_weight)
         if (X_val is None) != (y_val is None):
-            raise ValueError("pass both X_val and y_val, or neither")
+            raise NbmlError("pass both X_val and y_val, or neither")
         if X_val is not None:
             X_val = validate_data(self, X_val, reset=False, dtype=_FLOATS)
             y_val = self._encode_target(self._check_y_val(y_val, len(X_val)), validation=True)
@@ -309,7 +310,7 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         self._check_label_type(y, "y")
         classes = np.unique(y)
         if len(classes) < 2:
-            raise ValueError(
+            raise NbmlError(
                 f"{type(self).__name__} needs at least 2 classes in y; got 1 class: "
                 f"{classes.tolist()!r}"
             )
@@ -322,12 +323,12 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         if kind in ("binary", "multiclass"):
             return
         if kind.startswith("continuous"):
-            raise ValueError(
+            raise NbmlError(
                 f"Unknown label type: {kind!r}: {type(self).__name__} needs class labels (ints or "
                 f"strings) but {name} holds continuous values such as {np.ravel(y)[0]!r}; "
                 "use TorchRegressor for a numeric target"
             )
-        raise ValueError(
+        raise NbmlError(
             f"Unknown label type: {kind!r}: {type(self).__name__} supports binary or multiclass "
             f"{name} with one label per row"
         )
@@ -337,7 +338,7 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
 
         y_val = column_or_1d(np.asarray(y_val), warn=True)
         if len(y_val) != n:
-            raise ValueError(f"X_val has {n} rows but y_val has {len(y_val)}")
+            raise NbmlError(f"X_val has {n} rows but y_val has {len(y_val)}")
         return y_val
 
     def _encode_target(self, y, validation=False):
@@ -346,7 +347,7 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         index = np.clip(index, 0, len(self.classes_) - 1)
         unknown = self.classes_[index] != y
         if np.any(unknown):
-            raise ValueError(
+            raise NbmlError(
                 f"y_val holds labels not seen in y: {np.unique(y[unknown]).tolist()!r}; "
                 f"known classes: {self.classes_.tolist()!r}"
             )
@@ -361,7 +362,7 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         from sklearn.utils.class_weight import compute_class_weight
 
         if not (self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
-            raise ValueError(
+            raise NbmlError(
                 f"class_weight={self.class_weight!r} is not allowed: use None, 'balanced' or a "
                 "dict {label: weight}"
             )
@@ -376,7 +377,7 @@ class TorchClassifier(ClassifierMixin, _TorchEstimator):
         if n_classes == 2 and n_out == 1:
             return "bce"
         allowed = f"{n_classes}" + (" (or 1 for binary)" if n_classes == 2 else "")
-        raise ValueError(
+        raise NbmlError(
             f"the module outputs {n_out} value(s) per row but y has {n_classes} classes "
             f"{self.classes_.tolist()!r}: the last layer must have out_features={allowed}"
         )
@@ -473,7 +474,7 @@ class TorchRegressor(RegressorMixin, _TorchEstimator):
             return array.astype(np.float64)
         except (TypeError, ValueError):
             example = np.ravel(array)[0] if array.size else None
-            raise ValueError(
+            raise NbmlError(
                 f"{type(self).__name__} needs a numeric target, but {name} holds values such as "
                 f"{example!r} (dtype {array.dtype}); use TorchClassifier for class labels"
             ) from None
@@ -488,11 +489,11 @@ class TorchRegressor(RegressorMixin, _TorchEstimator):
     def _check_y_val(self, y_val, n):
         y_val = self._numeric_target(y_val, "y_val")
         if len(y_val) != n:
-            raise ValueError(f"X_val has {n} rows but y_val has {len(y_val)}")
+            raise NbmlError(f"X_val has {n} rows but y_val has {len(y_val)}")
         if np.ndim(y_val) == 2 and y_val.shape[1] == 1 and self._y_ndim == 1:
             y_val = y_val.ravel()
         if (1 if np.ndim(y_val) == 1 else y_val.shape[1]) != self._n_outputs:
-            raise ValueError(
+            raise NbmlError(
                 f"y_val has a different number of targets than y ({self._n_outputs})"
             )
         return y_val
@@ -505,7 +506,7 @@ class TorchRegressor(RegressorMixin, _TorchEstimator):
 
     def _loss_for(self, n_out):
         if n_out != self._n_outputs:
-            raise ValueError(
+            raise NbmlError(
                 f"the module outputs {n_out} value(s) per row but y has {self._n_outputs} "
                 f"target column(s): the last layer must have out_features={self._n_outputs}"
             )
@@ -526,7 +527,7 @@ def from_module(module, task, **params):
     from torch import nn
 
     if task not in TASKS:
-        raise ValueError(f"task={task!r} is not allowed: use one of {', '.join(TASKS)}")
+        raise NbmlError(f"task={task!r} is not allowed: use one of {', '.join(TASKS)}")
     if not (isinstance(module, nn.Module) or callable(module)):
         raise TypeError(
             f"module={module!r} is not allowed: use a torch.nn.Module or a callable "
@@ -536,7 +537,7 @@ def from_module(module, task, **params):
     valid = set(cls._get_param_names()) - {"module"}
     unknown = sorted(set(params) - valid)
     if unknown:
-        raise ValueError(
+        raise NbmlError(
             f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; valid: "
             f"{', '.join(sorted(valid))}"
         )
@@ -561,7 +562,7 @@ def fit_with_validation(model, X, y, X_val, y_val, **fit_params):
         return model
     Xt = preprocess.fit_transform(X, y)
     if len(Xt) != len(y):
-        raise ValueError(
+        raise NbmlError(
             "the pipeline's preprocessing changed the number of training rows (resampling?): "
             "fit it without X_val/y_val"
         )

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 
 @dataclass
 class LRFinderResult:
@@ -127,9 +129,9 @@ def lr_find(estimator_or_module, X, y, start=1e-7, end=10.0, steps=100, task=Non
     from nbml.torch import trainer as T
 
     if not (0 < start < end):
-        raise ValueError(f"start={start!r}, end={end!r} are not allowed: need 0 < start < end")
+        raise NbmlError(f"start={start!r}, end={end!r} are not allowed: need 0 < start < end")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 3:
-        raise ValueError(f"steps={steps!r} is not allowed: use an int >= 3")
+        raise NbmlError(f"steps={steps!r} is not allowed: use an int >= 3")
     module, X, y_enc, loss_kind, est = _prepare(estimator_or_module, X, y, task)
     device = T.resolve_device(est.device)
     batch_size = int(batch_size or est.batch_size)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from numbers import Integral
 
+from nbml.errors import NbmlError
+
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "selu", "silu", "tanh", "sigmoid")
 
 
@@ -45,7 +47,7 @@ def normalize_hidden(hidden):
         ) from None
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, Integral) or size < 1:
-            raise ValueError(
+            raise NbmlError(
                 f"hidden={hidden!r} is not allowed: every layer size must be a positive int"
             )
     return tuple(int(s) for s in sizes)
@@ -53,11 +55,11 @@ def normalize_hidden(hidden):
 
 def check_mlp_options(dropout, activation):
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError(
+        raise NbmlError(
             f"activation={activation!r} is not allowed: use one of {', '.join(ACTIVATIONS)}"
         )
     if isinstance(dropout, bool) or not (0.0 <= float(dropout) < 1.0):
-        raise ValueError(f"dropout={dropout!r} is not allowed: use a float in [0, 1)")
+        raise NbmlError(f"dropout={dropout!r} is not allowed: use a float in [0, 1)")
 
 
 def build_mlp(n_in, hidden, n_out, dropout=0.0, batchnorm=False, activation="relu"):
@@ -67,7 +69,7 @@ def build_mlp(n_in, hidden, n_out, dropout=0.0, batchnorm=False, activation="rel
     check_mlp_options(dropout, activation)
     for name, value in (("n_in", n_in), ("n_out", n_out)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"{name}={value!r} is not allowed: use a positive int")
+            raise NbmlError(f"{name}={value!r} is not allowed: use a positive int")
     layers = []
     width = int(n_in)
     for size in hidden:

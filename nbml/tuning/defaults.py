@@ -6,6 +6,7 @@ sizes so that a default search stays quick).
 """
 from __future__ import annotations
 
+from nbml.errors import NbmlError
 from nbml.space import choice, logint, loguniform, randint, uniform
 
 
@@ -101,7 +102,7 @@ def default_space(estimator) -> dict:
             return {k: v for k, v in space.items() if k in params}
     try:
         names = ", ".join(sorted(estimator.get_params(deep=False)))
-    except Exception:
+    except (AttributeError, TypeError):  # not a scikit-learn estimator
         names = "?"
-    raise ValueError(f"nbml has no default search space for {type(estimator).__name__}: give one (in the %%tune "
-                     f"body, or space={{...}}), e.g. name = loguniform(1e-3, 10); its parameters are {names}")
+    raise NbmlError(f"nbml has no default search space for {type(estimator).__name__}: give one (in the %%tune "
+                    f"body, or space={{...}}), e.g. name = loguniform(1e-3, 10); its parameters are {names}")

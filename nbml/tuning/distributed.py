@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import contextlib
 
+from nbml.errors import NbmlError
+
 # how long to wait for a scheduler to answer
 CONNECT_TIMEOUT = "10s"
 
@@ -16,22 +18,22 @@ def dask_backend(scheduler):
         import joblib
         from distributed import Client
     except ImportError:
-        raise ValueError("scheduler= needs dask.distributed: pip install 'dask[distributed]'") from None
+        raise NbmlError("scheduler= needs dask.distributed: pip install 'dask[distributed]'") from None
     own = None
     if isinstance(scheduler, Client):
         client = scheduler
     else:
         if not isinstance(scheduler, str) or not scheduler.strip():
-            raise ValueError(f"scheduler={scheduler!r} is not a Dask scheduler address; use e.g. "
-                             f"'tcp://127.0.0.1:8786'")
+            raise NbmlError(f"scheduler={scheduler!r} is not a Dask scheduler address; use e.g. "
+                            f"'tcp://127.0.0.1:8786'")
         try:
             client = own = Client(scheduler.strip(), timeout=CONNECT_TIMEOUT, set_as_default=False)
         except OSError as exc:
-            raise ValueError(f"could not reach the Dask scheduler at {scheduler!r}: {exc}") from None
+            raise NbmlError(f"could not reach the Dask scheduler at {scheduler!r}: {exc}") from None
     try:
         workers = sum(client.nthreads().values())
         if workers == 0:
-            raise ValueError(f"the Dask scheduler at {client.scheduler.address} has no workers")
+            raise NbmlError(f"the Dask scheduler at {client.scheduler.address} has no workers")
         with client.as_current(), joblib.parallel_config(backend="dask", client=client):
             yield workers
     finally:

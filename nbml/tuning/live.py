@@ -12,6 +12,8 @@ import math
 import sys
 import time
 
+from nbml.errors import NbmlError
+
 
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (IPython with a kernel attached)."""
@@ -21,7 +23,7 @@ def in_notebook() -> bool:
         from IPython import get_ipython
 
         shell = get_ipython()
-    except Exception:
+    except ImportError:
         return False
     return shell is not None and getattr(shell, "kernel", None) is not None
 
@@ -52,7 +54,7 @@ def make_callbacks(callbacks, live) -> list:
     elif live is None and in_notebook():
         out.append(NotebookView())
     elif live not in (None, False):
-        raise ValueError(f"live={live!r} is not True, False, None or 'text'")
+        raise NbmlError(f"live={live!r} is not True, False, None or 'text'")
     return out
 
 

@@ -15,6 +15,7 @@ import numbers
 from dataclasses import dataclass, field
 
 from nbml import space as _space
+from nbml.errors import NbmlError
 
 # name -> (low, high) of a log-scaled range (the current value widens it when outside)
 LOG_RANGES = {
@@ -129,8 +130,8 @@ def _spec_from_dimension(name, value, dim) -> Spec:
     if dim.kind == "scipy":
         native = dim.as_native()
         if native is None:
-            raise ValueError(f"{name}: a panel needs a range or a list of values, not a {dim!r}; use "
-                             f"uniform/loguniform/randint/logint or a list")
+            raise NbmlError(f"{name}: a panel needs a range or a list of values, not a {dim!r}; use "
+                            f"uniform/loguniform/randint/logint or a list")
         dim = native
     if dim.kind == "categorical":
         options = list(dim.values)
@@ -149,13 +150,13 @@ def _spec_from_dimension(name, value, dim) -> Spec:
             return Spec(name, "int", dim.high, dim.low, dim.high, 1)
         current = int(value) if isinstance(value, numbers.Real) else dim.low
         return Spec(name, "int", int(_clip(current, dim.low, dim.high)), dim.low, dim.high, 1)
-    raise ValueError(f"{name}: no control for a {dim!r}")
+    raise NbmlError(f"{name}: no control for a {dim!r}")
 
 
 def _contains(options, value) -> bool:
     try:
         return any(o == value and type(o) is type(value) for o in options)
-    except Exception:  # noqa: BLE001 - values whose == raises or is not a bool
+    except (ValueError, TypeError, RuntimeError):  # values whose == is not a bool (arrays, frames, tensors)
         return False
 
 
@@ -223,7 +224,7 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
     dims = {}
     if space is not None:
         if params is not None:
-            raise ValueError("give either space= or params=, not both")
+            raise NbmlError("give either space= or params=, not both")
         dims = _space.normalize(space)
         names = list(dims)
     elif params is not None:
@@ -231,7 +232,7 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
             params = [p.strip() for p in params.split(",") if p.strip()]
         names = list(params)
         if not names:
-            raise ValueError("params= is empty; name at least one parameter, e.g. params='C'")
+            raise NbmlError("params= is empty; name at least one parameter, e.g. params='C'")
     else:
         names = _default_names(estimator, own)
         fallback = _default_dims(estimator)
@@ -247,13 +248,13 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
         if spec is None:
             if params is None and space is None:
                 continue
-            raise ValueError(f"no automatic control for {name}={value!r}: give its values as a space, e.g. "
-                             f"space={{{name!r}: [..]}} or {name} = loguniform(a, b) in the %%tune style")
+            raise NbmlError(f"no automatic control for {name}={value!r}: give its values as a space, e.g. "
+                            f"space={{{name!r}: [..]}} or {name} = loguniform(a, b) in the %%tune style")
         spec.name = name
         out.append((name, key, spec))
     if not out:
-        raise ValueError(f"no hyperparameters of {type(estimator).__name__} to control; name them with "
-                         f"params=... (its parameters are {', '.join(sorted(own))})")
+        raise NbmlError(f"no hyperparameters of {type(estimator).__name__} to control; name them with "
+                        f"params=... (its parameters are {', '.join(sorted(own))})")
     return out
 
 

@@ -7,6 +7,7 @@ use, once.
 """
 from __future__ import annotations
 
+from nbml.errors import NbmlError
 from nbml.widgets.live import LiveFigure
 
 KINDS = {"classification": ("roc", "pr", "cm", "calibration", "learning"),
@@ -32,7 +33,7 @@ class InteractiveEvaluation:
             title = f"{target.name} on {target.on} ({target.n_rows} rows)"
         elif isinstance(target, TrainResult):
             if target.predictions is None:
-                raise ValueError(f"{target.name} has no stored predictions to plot")
+                raise NbmlError(f"{target.name} has no stored predictions to plot")
             self.predictions, self.learning, self.result = target.predictions, None, target
             title = f"{target.name} ({target.predictions.label})"
         else:
@@ -49,7 +50,7 @@ class InteractiveEvaluation:
             wanted = parse_plots(kinds, task)
             available = [k for k in wanted if k in available] or available
         if not available:
-            raise ValueError(f"no plots for a {task} result")
+            raise NbmlError(f"no plots for a {task} result")
         self.kinds = available
         # different plots take turns on these axes: clear them fully between kinds
         self.figure = LiveFigure(1, figsize=(4.8, 3.8), dpi=72, reuse_axes=False)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 PROBLEMS = ("gd",)
 MODELS = ("linear", "logistic")
 DIVERGED_GROWTH = 1000.0  # the loss grew by this factor: the run diverged
@@ -168,19 +170,19 @@ def descend(model: str = "linear", lr: float = 0.1, batch_size: int | None = Non
     """
     _check_model(model)
     if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr={lr!r} must be a positive number")
+        raise NbmlError(f"lr={lr!r} must be a positive number")
     if not (isinstance(iterations, (int, np.integer)) and iterations >= 1):
-        raise ValueError(f"iterations={iterations!r} must be a positive integer")
+        raise NbmlError(f"iterations={iterations!r} must be a positive integer")
     if not (isinstance(momentum, (int, float)) and 0 <= momentum < 1):
-        raise ValueError(f"momentum={momentum!r} must be in [0, 1)")
+        raise NbmlError(f"momentum={momentum!r} must be in [0, 1)")
     if not (isinstance(reg, (int, float)) and reg >= 0):
-        raise ValueError(f"reg={reg!r} must be >= 0")
+        raise NbmlError(f"reg={reg!r} must be >= 0")
     X, y = make_data(model, n=n, seed=seed) if data is None else data
     n = len(y)
     if batch_size is None or batch_size >= n:
         batch_size = n
     elif not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
-        raise ValueError(f"batch_size={batch_size!r} must be a positive integer or None (all rows)")
+        raise NbmlError(f"batch_size={batch_size!r} must be a positive integer or None (all rows)")
     rng = np.random.default_rng(seed)
     w = np.array(start if start is not None else ((-2.0, 2.5) if model == "linear" else (-2.5, 3.0)), float)
     v = np.zeros(2)
@@ -206,7 +208,7 @@ def descend(model: str = "linear", lr: float = 0.1, batch_size: int | None = Non
 
 def _check_model(model):
     if model not in MODELS:
-        raise ValueError(f"model={model!r} is not allowed: use one of {', '.join(map(repr, MODELS))}")
+        raise NbmlError(f"model={model!r} is not allowed: use one of {', '.join(map(repr, MODELS))}")
 
 
 # -- drawing --------------------------------------------------------------------------------
@@ -352,6 +354,6 @@ def explore(problem: str = "gd", model: str = "linear", lr: float = 0.1, batch_s
     (current :class:`Descent` in ``.explorer.run``).
     """
     if problem not in PROBLEMS:
-        raise ValueError(f"problem={problem!r} is not allowed: use one of {', '.join(map(repr, PROBLEMS))}")
+        raise NbmlError(f"problem={problem!r} is not allowed: use one of {', '.join(map(repr, PROBLEMS))}")
     return Explorer(model=model, lr=lr, batch_size=batch_size, iterations=iterations, momentum=momentum,
                     reg=reg, seed=seed, n=n, background=background).widget

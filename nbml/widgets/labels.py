@@ -15,11 +15,13 @@ acts on it and empties the box. After a click the panel hands the focus back to 
 from __future__ import annotations
 
 import html
+import logging
 import math
 
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError, describe_error
 from nbml.widgets.live import LiveFigure, status_html
 from nbml.widgets.panel import _fmt, _num
 
@@ -170,7 +172,7 @@ class ReviewPanel:
         if not self.rows:
             return
         if not 0 <= position < len(self.rows):
-            raise ValueError(f"position={position!r} is outside the flagged rows (0 to {len(self.rows) - 1})")
+            raise NbmlError(f"position={position!r} is outside the flagged rows (0 to {len(self.rows) - 1})")
         changed = position != self.position or not self.labels_view.value
         self.position = position
         row = self.current
@@ -217,7 +219,7 @@ class ReviewPanel:
 
     def _decide(self, action, label=None):
         if not self.rows:
-            raise ValueError("there is no flagged row to decide on")
+            raise NbmlError("there is no flagged row to decide on")
         row = self.current
         if action == "relabel":
             self.issues.relabel(row, label)
@@ -272,7 +274,7 @@ class ReviewPanel:
         """Act on one shortcut key (see ``SHORTCUTS``); returns the action's name."""
         action = SHORTCUTS.get(key.lower())
         if action is None:
-            raise ValueError(f"key {key!r} is not a shortcut; the keys are {SHORTCUT_HELP}")
+            raise NbmlError(f"key {key!r} is not a shortcut; the keys are {SHORTCUT_HELP}")
         getattr(self, action)()
         return action
 
@@ -291,16 +293,16 @@ class ReviewPanel:
         self._guarded(action)
         try:
             self.shortcuts.focus()  # the keys work again right away
-        except Exception:  # noqa: BLE001, S110 - an older front end without focus(): the keys need a click
+        except AttributeError:  # ipywidgets 7 has no focus(): the keys need a click
             pass
 
     def _guarded(self, fn, *args):
-        from nbml.training import describe_error
-
         try:
             fn(*args)
         except Exception as exc:  # noqa: BLE001 - shown in the panel; the review goes on
             self._set_status("error", describe_error(exc))
+            if not isinstance(exc, NbmlError):  # a bug, not a mistake: keep its traceback in the log
+                logging.getLogger(__name__).warning("the label review: %s", describe_error(exc), exc_info=exc)
 
     # -- drawing -----------------------------------------------------------------------
     def _draw(self, row):

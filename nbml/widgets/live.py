@@ -21,6 +21,8 @@ import math
 import threading
 import time
 
+from nbml.errors import NbmlError
+
 
 def png_bytes(figure, dpi: int = 72) -> bytes:
     """The figure as PNG bytes."""
@@ -60,14 +62,14 @@ class LiveFigure:
         from matplotlib.figure import Figure
 
         if not isinstance(ncols, int) or ncols < 1:
-            raise ValueError(f"ncols={ncols!r} must be a positive integer")
+            raise NbmlError(f"ncols={ncols!r} must be a positive integer")
         if min_interval < 0:
-            raise ValueError(f"min_interval={min_interval!r} must be >= 0 seconds")
+            raise NbmlError(f"min_interval={min_interval!r} must be >= 0 seconds")
         if max_share is not None and not 0 < max_share <= 1:
-            raise ValueError(f"max_share={max_share!r} must be in (0, 1] or None")
+            raise NbmlError(f"max_share={max_share!r} must be in (0, 1] or None")
         if layout not in (None, "constrained", "tight"):
-            raise ValueError(f"layout={layout!r} is not allowed: use None (fixed margins, fastest), "
-                             f"'constrained' or 'tight'")
+            raise NbmlError(f"layout={layout!r} is not allowed: use None (fixed margins, fastest), "
+                            f"'constrained' or 'tight'")
         self.figure = Figure(figsize=figsize, dpi=dpi, layout=layout)
         FigureCanvasAgg(self.figure)
         self.axes = list(self.figure.subplots(1, ncols, squeeze=False)[0])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nbml.errors import NbmlError
 from nbml.widgets.live import LiveFigure, status_html
 
 FIGSIZE = (3.8, 3.2)
@@ -196,44 +197,29 @@ class Panel:
 
     # -- what the panel works on ----------------------------------------------------------
     def _resolve(self, target, split, preprocess, seed, name):
-        from nbml.training import (
-            TrainResult,
-            check_model,
-            final_estimator,
-            is_torch_module,
-            make_model_pipeline,
-            resolve_split,
-        )
+        from nbml.recipe import is_torch_module, prepare
+        from nbml.training import TrainResult
 
         if isinstance(target, TrainResult):
             if split is not None:
-                raise ValueError("a TrainResult carries its split; give split= only with a model")
-            self.split = target.split
-            self.pipeline = target._pipeline
-            self.seed = target.seed if seed is None else int(seed)
-            self.preprocess = target.preprocess
-            self.fit_params = dict(target._fit_params or {})
-            self.name = name or target.name
+                raise NbmlError("a TrainResult carries its split; give split= only with a model")
+            if target.fitted_on == "coreset":
+                raise NbmlError(f"{target.name} was fit on a coreset; the panel refits on the training rows: give "
+                                f"the model itself")
+            self.recipe = prepare(target, seed=seed)
         elif hasattr(target, "fit") or is_torch_module(target):
             if isinstance(target, type):
                 raise TypeError(f"got the class {target.__name__}, not a model: call it, e.g. {target.__name__}()")
-            self.split = resolve_split(split)
-            self.seed = self.split.seed if seed is None else int(seed)
-            if is_torch_module(target):
-                from nbml.torch.estimators import from_module
-
-                target = from_module(target, self.split.task, seed=self.seed)
-            check_model(target, self.split.task)
-            self.pipeline = make_model_pipeline(target, self.split, preprocess, self.seed)
-            self.preprocess = preprocess
-            self.fit_params = {}
-            self.name = name or type(final_estimator(target)).__name__
+            self.recipe = prepare(target, split, seed, preprocess)
         else:
             raise TypeError(f"panel needs a TrainResult (from nbml.train / %%train -o NAME) or a model; got "
                             f"{type(target).__name__}")
+        self.name = name or (target.name if isinstance(target, TrainResult) else self.recipe.name)
+        self.split, self.pipeline, self.seed = self.recipe.split, self.recipe.pipeline, self.recipe.seed
+        self._fold = None
         self.task = self.split.task
         if self.split.X_val is None or len(self.split.X_val) == 0:
-            raise ValueError("the panel scores on validation rows but the split has none: split with val > 0")
+            raise NbmlError("the panel scores on validation rows but the split has none: split with val > 0")
 
     def values(self) -> dict:
         """The controls' current values, by the user's parameter names."""
@@ -266,25 +252,21 @@ class Panel:
                                           f"({self._params_text(self.current.params)})")
 
     def _fit(self, values: dict) -> Fit:
-        from sklearn.base import clone
-
-        from nbml.training import _fit, describe_error, predict
+        from nbml.errors import describe_error
+        from nbml.folds import folds_of, rows_of, run_fold
 
         keys = {c.name: c.key for c in self.controls}
         fit = Fit(dict(values))
-        split = self.split
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                pipeline = clone(self.pipeline).set_params(**{keys[n]: v for n, v in values.items()})
-                model = clone(pipeline)
-                start = time.perf_counter()
-                _fit(model, split.X_train, split.y_train, self.task, self.fit_params)
-                fit.fit_time = time.perf_counter() - start
-                fit.val_pred = predict(model, split.X_val, self.task, y=split.y_val)
-                fit.val = fit.val_pred.metrics(self.seed)
-                fit.train = predict(model, split.X_train, self.task, y=split.y_train).metrics(self.seed)
-            fit.model, fit.pipeline = model, pipeline
+                pipeline = self.recipe.model({keys[n]: v for n, v in values.items()})
+                if self._fold is None:  # train -> validation, as %%train
+                    self._fold = folds_of(self.recipe, rows_of(self.recipe))[0]
+                outcome = run_fold(pipeline, self._fold)
+            fit.fit_time, fit.val_pred, fit.val, fit.train = (outcome.fit_time, outcome.held_out, outcome.metrics,
+                                                              outcome.train_metrics)
+            fit.model, fit.pipeline = outcome.model, pipeline
             shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
             if shown:
                 fit.warning = f"{shown[0].category.__name__}: {str(shown[0].message).splitlines()[0][:200]}"
@@ -476,17 +458,15 @@ class Panel:
 
     def result(self, fit: Fit | None = None):
         """The current (or given) setting as a ``TrainResult``."""
-        from nbml.training import final_estimator
+        from dataclasses import replace
+
+        from nbml.training import _own_params
 
         fit = fit or self.current
-        est = final_estimator(fit.model)
-        try:
-            params = est.get_params(deep=False)
-        except Exception:  # noqa: BLE001 - a model without get_params still keeps
-            params = {}
-        return self._TrainResult(self.task, dict(fit.val), dict(fit.train), None, self.split, self.name, params,
-                                 fit.val_pred, fit.fit_time, self.preprocess, self.seed, fit.model, fit.pipeline,
-                                 dict(self.fit_params))
+        return self._TrainResult(task=self.task, metrics=dict(fit.val), train_metrics=dict(fit.train),
+                                 split=self.split, name=self.name, recipe=replace(self.recipe, pipeline=fit.pipeline),
+                                 params=_own_params(fit.pipeline), predictions=fit.val_pred, fit_time=fit.fit_time,
+                                 fitted_model=fit.model, fitted_on="train")
 
     def keep(self, name: str | None = None):
         """Store the current setting as a TrainResult named ``name`` (default: the text box)
