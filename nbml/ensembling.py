@@ -6,28 +6,37 @@ cross-validation folds and shown in one table.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from nbml import metrics as _metrics
-from nbml.training import (TrainResult, cross_validate, final_estimator, make_model_pipeline, model_task,
-                           resolve_split, train, unique_names)
+from nbml.errors import NbmlError
+from nbml.folds import score
+from nbml.recipe import prepare, resolve_split
+from nbml.training import TrainResult, fit_recipe, model_task, unique_names
 
 METHODS = ("hard", "soft", "stacking", "bagging", "boosting")
 
 
 def _member(item, data_split, seed, index):
-    """(name, unfitted pipeline) of a TrainResult or an estimator."""
+    """(name, unfitted pipeline) of a TrainResult or an estimator — the estimator's from
+    ``prepare``, so the split's preprocessing choices reach every member."""
     if isinstance(item, TrainResult):
         if item.split is not data_split and item.split.fingerprint != data_split.fingerprint:
-            raise ValueError(f"member {index + 1} ({item.name}) was trained on a different dataset than the "
-                             f"others; retrain every member on the same split")
+            raise NbmlError(f"member {index + 1} ({item.name}) was trained on a different dataset than the "
+                            f"others; retrain every member on the same split")
         if item.split is not data_split and (item.split.X_train.index.tolist() != data_split.X_train.index.tolist()):
-            raise ValueError(f"member {index + 1} ({item.name}) was trained on a different split (another seed "
-                             f"or ratio); retrain every member on the same split")
-        return item.name, item._pipeline
+            raise NbmlError(f"member {index + 1} ({item.name}) was trained on a different split (another seed "
+                            f"or ratio); retrain every member on the same split")
+        if item.fitted_on == "coreset":
+            raise NbmlError(f"member {index + 1} ({item.name}) was fit on a coreset; ensembles are scored by CV on "
+                            f"train+val: give the model itself")
+        return item.name, item.pipeline
     if not hasattr(item, "fit") or not hasattr(item, "get_params") or isinstance(item, type):
         raise TypeError(f"member {index + 1} is a {type(item).__name__}, not a TrainResult or an estimator")
-    return type(final_estimator(item)).__name__, make_model_pipeline(item, data_split, "auto", seed)
+    recipe = prepare(item, data_split, seed)
+    return recipe.name, recipe.pipeline
 
 
 def build(method, estimators, task, weights=None, meta=None, n_estimators=10, seed=0):
@@ -37,19 +46,19 @@ def build(method, estimators, task, weights=None, meta=None, n_estimators=10, se
     classify = task == "classification"
     if method in ("hard", "soft"):
         if weights is not None and len(weights) != len(estimators):
-            raise ValueError(f"weights has {len(weights)} value(s) but there are {len(estimators)} members; "
+            raise NbmlError(f"weights has {len(weights)} value(s) but there are {len(estimators)} members; "
                              f"give one weight per member")
         if not classify:
             return sk.VotingRegressor(estimators, weights=weights)
         if method == "soft":
             lacking = [n for n, e in estimators if not hasattr(e, "predict_proba")]
             if lacking:
-                raise ValueError(f"soft voting averages probabilities but {', '.join(lacking)} gives none: use "
+                raise NbmlError(f"soft voting averages probabilities but {', '.join(lacking)} gives none: use "
                                  f"method='hard', or a model with predict_proba (e.g. CalibratedClassifierCV(SVC()))")
         return sk.VotingClassifier(estimators, voting=method, weights=weights)
     if method == "stacking":
         if len(estimators) < 2:
-            raise ValueError("stacking needs at least two members")
+            raise NbmlError("stacking needs at least two members")
         from sklearn.linear_model import LogisticRegression, RidgeCV
 
         meta = meta if meta is not None else (LogisticRegression(max_iter=1000) if classify else RidgeCV())
@@ -57,19 +66,19 @@ def build(method, estimators, task, weights=None, meta=None, n_estimators=10, se
         return cls(estimators, final_estimator=meta, cv=5)
     if method == "bagging":
         if len(estimators) != 1:
-            raise ValueError(f"bagging wraps one member; got {len(estimators)}")
+            raise NbmlError(f"bagging wraps one member; got {len(estimators)}")
         cls = sk.BaggingClassifier if classify else sk.BaggingRegressor
         return _around_model(estimators[0][1], lambda base: cls(base, n_estimators=n_estimators, random_state=seed))
     if method == "boosting":
         if len(estimators) > 1:
-            raise ValueError(f"boosting wraps at most one base model; got {len(estimators)}")
+            raise NbmlError(f"boosting wraps at most one base model; got {len(estimators)}")
         if not estimators:
             cls = sk.GradientBoostingClassifier if classify else sk.GradientBoostingRegressor
             return cls(random_state=seed)
         cls = sk.AdaBoostClassifier if classify else sk.AdaBoostRegressor
         return _around_model(estimators[0][1], lambda base: cls(base, n_estimators=max(n_estimators, 10) * 5,
                                                                  random_state=seed))
-    raise ValueError(f"method={method!r} is not one of {', '.join(METHODS)}")
+    raise NbmlError(f"method={method!r} is not one of {', '.join(METHODS)}")
 
 
 def _around_model(pipeline, wrap):
@@ -96,10 +105,10 @@ def ensemble(members, method="soft", weights=None, meta=None, cv=5, seed=None, s
     has ``comparison`` (member vs ensemble, mean ± 2·std) and ``note`` (the gain in words).
     """
     if method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of {', '.join(METHODS)}")
+        raise NbmlError(f"method={method!r} is not one of {', '.join(METHODS)}")
     members = list(members) if members is not None else []
     if not members and method != "boosting":
-        raise ValueError(f"method={method!r} needs members: TrainResults (by name) or estimators")
+        raise NbmlError(f"method={method!r} needs members: TrainResults (by name) or estimators")
     results = [m for m in members if isinstance(m, TrainResult)]
     data_split = results[0].split if results and split is None else resolve_split(split)
     seed = data_split.seed if seed is None else int(seed)
@@ -110,20 +119,21 @@ def ensemble(members, method="soft", weights=None, meta=None, cv=5, seed=None, s
     for name, est in estimators:
         kind = model_task(est)
         if task == "classification" and kind == "regression" or task == "regression" and kind == "classification":
-            raise ValueError(f"member {name} does not fit the {task} task")
+            raise NbmlError(f"member {name} does not fit the {task} task")
     combined = build(method, estimators, task, weights, meta, n_estimators, seed)
 
-    result = train(combined, split=data_split, cv=cv, preprocess="none", seed=seed, n_jobs=n_jobs)
+    from nbml.training import _recorded
+
+    recipe = prepare(combined, data_split, seed, "none")
+    result = fit_recipe(recipe, cv=cv, n_jobs=n_jobs)
     rows, primary = {}, _metrics.PRIMARY[task]
-    X, y = data_split.X_trainval, data_split.y_trainval
-    for name, est in estimators:
-        folds, _ = cross_validate(est, X, y, task, k=cv, seed=seed, n_jobs=n_jobs)
-        rows[name] = folds
+    for name, est in estimators:  # every member on the ensemble's own folds
+        rows[name] = score(replace(recipe, pipeline=est, name=name), cv, n_jobs=n_jobs).table
     rows[f"{method} ensemble"] = result.cv
     result.comparison = comparison_table(rows, list(result.metrics))
     result.name = f"{method.capitalize()} ensemble of {', '.join(names)}" if names else "Gradient boosting"
     result.note = gain_in_words(rows, primary, f"{method} ensemble")
-    return result
+    return _recorded(result)
 
 
 def comparison_table(folds_by_name: dict, metric_names) -> pd.DataFrame:
