@@ -22,8 +22,6 @@ class FitError(NbmlError):
     """The model's own fit or predict raised: the message is the model's, shortened; the model's
     exception is the ``__cause__``."""
 
-    _nbml = True  # the marker training and labels check before wrapping an error in another FitError
-
 
 def describe_error(exc: BaseException) -> str:
     """``Type: first line of the message`` (just ``Type`` when the message is empty)."""

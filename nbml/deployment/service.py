@@ -12,6 +12,7 @@ no request can produce a 500. The service binds 127.0.0.1 unless told otherwise.
 import argparse
 import atexit
 import json
+import logging
 import math
 import socket
 import sys
@@ -312,6 +313,7 @@ def make_app(package: Package, max_body: int = MAX_BODY_BYTES, max_rows: int = M
                            n_rows=0 if X is None else len(X))
             return error(exc.status, exc.message)
         except Exception as exc:  # noqa: BLE001 - never a 500: an unexpected failure is reported as 400
+            logging.getLogger(__name__).warning("unexpected failure handling /predict", exc_info=exc)  # its traceback
             return error(400, f"the request could not be handled: {type(exc).__name__}: {str(exc)[:300]}")
 
     @app.get("/health")
