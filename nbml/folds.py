@@ -97,24 +97,33 @@ def check_folds(k, X, y, task):
 @dataclass(kw_only=True)
 class Rows:
     """Rows ``X``/``y`` and the ``(train, held-out)`` position pairs cut from them;
-    ``label`` names the held-out part ('validation' or 'out-of-fold')."""
+    ``label`` names the held-out part ('validation' or 'out-of-fold'). ``y_scored``: the labels
+    held-out rows are scored against when they differ from those fit on (cleaned labels are
+    fit on; a score stays against the labels as given)."""
 
     X: pd.DataFrame
     y: pd.Series | None
     pairs: list
     label: str
+    y_scored: pd.Series | None = None
+
+    @property
+    def truth(self) -> pd.Series | None:
+        return self.y if self.y_scored is None else self.y_scored
 
     @property
     def is_cv(self) -> bool:
         return self.label == "out-of-fold"
 
 
-def rows_of(recipe, cv=None) -> Rows:
+def rows_of(recipe, cv=None, within_train=False) -> Rows:
     """Holdout (fit on train, score on validation) or ``cv``-fold CV on train+val — on a
-    coreset, CV over its own rows. A fit row that is also a scored row is refused."""
+    coreset, or ``within_train``, CV over the training rows alone. A fit row that is also a
+    scored row is refused."""
     split, task = recipe.split, recipe.task
     if cv is not None:
-        X, y = (split.X_train, split.y_train) if recipe.weights is not None else (split.X_trainval, split.y_trainval)
+        train_only = within_train or recipe.weights is not None
+        X, y = (split.X_train, split.y_train) if train_only else (split.X_trainval, split.y_trainval)
         check_folds(cv, X, y, task)
         pairs = list(make_folds(task, cv, recipe.seed).split(X, y if task == "classification" else None))
         return Rows(X=X, y=y, pairs=pairs, label="out-of-fold")
@@ -141,7 +150,7 @@ def folds_of(recipe, rows: Rows, metric=None, pairs=None) -> list:
     for train_idx, test_idx in (rows.pairs if pairs is None else pairs):
         X_tr, X_te = rows.X.iloc[train_idx], rows.X.iloc[test_idx]
         y_tr = None if rows.y is None else rows.y.iloc[train_idx]
-        y_te = None if rows.y is None else rows.y.iloc[test_idx]
+        y_te = None if rows.truth is None else rows.truth.iloc[test_idx]
         weights = None
         if recipe.weights is not None and rows.is_cv:  # weighted CV on a coreset: weighted scores too
             weights = recipe.weights.loc[X_te.index].to_numpy()
@@ -232,5 +241,5 @@ def _out_of_fold(rows: Rows, outcomes, task):
             return None
         return np.concatenate(parts)[order]
 
-    return Predictions(task, np.asarray(rows.y), np.concatenate([p.y_pred for p in preds])[order], preds[0].classes,
+    return Predictions(task, np.asarray(rows.truth), np.concatenate([p.y_pred for p in preds])[order], preds[0].classes,
                        stack("proba"), stack("scores"), label="out-of-fold", weights=stack("weights"))

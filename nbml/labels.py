@@ -1,11 +1,12 @@
 """``label_issues()``: find likely mislabeled rows, review them, train again on the cleaned data.
 
 Out-of-fold predicted probabilities come from K-fold cross-validation of the model on the
-split's train+val rows (every row is scored by a model that never saw it); cleanlab's
+split's training rows (every row is scored by a model that never saw it); cleanlab's
 confident learning (``cleanlab.filter.find_label_issues``) then picks the rows whose given
 label disagrees with what the model is confident of, ranked by label quality (the predicted
-probability of the given label: lowest first). The test rows are never looked at: they stay
-the untouched final check.
+probability of the given label: lowest first). Validation and test rows are never looked at:
+cleaning training labels with their labels would let them leak into the model that
+``retrain()`` then scores on them.
 
 For large data, ``coreset=SIZE`` takes the coreset route: each fold's model is fit on a
 weighted coreset of the other folds (``SIZE`` rows instead of all of them), and the flagged rows
@@ -56,7 +57,7 @@ def _cleanlab():
 
 def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_class", rounds=2,
                  name=None, storage=None, n_jobs=None) -> LabelIssues:
-    """Likely mislabeled rows of a classification split's train+val rows.
+    """Likely mislabeled rows of a classification split's training rows (validation and test rows stay the checks a retrained model is scored on).
 
     ``result``: a ``TrainResult`` (its model, preprocessing and split are used) or an unfitted
     classifier (trained on ``split``, default the active one, with the auto preprocessing).
@@ -89,7 +90,9 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
     cleanlab = _cleanlab()
     from nbml.folds import rows_of
 
-    rows = rows_of(recipe, cv)  # train+val; test rows are never looked at
+    # the training rows only: validation and test rows stay the checks a retrained model is
+    # scored on, so their labels must not steer the cleaning of the rows it is fit on
+    rows = rows_of(recipe, cv, within_train=True)
     X, y = rows.X, rows.y
     classes = np.asarray(data_split.classes_ if data_split.classes_ is not None else sorted(pd.unique(y)))
     codes = pd.Categorical(y, categories=classes).codes
@@ -216,7 +219,7 @@ class LabelIssues:
     name: str
     split: Split
     table: pd.DataFrame
-    proba: np.ndarray  # out-of-fold probabilities of every train+val row (columns: classes)
+    proba: np.ndarray  # out-of-fold probabilities of every training row (columns: classes)
     classes: np.ndarray
     model_name: str
     cv: int
@@ -243,7 +246,7 @@ class LabelIssues:
 
     @property
     def n_rows(self) -> int:
-        """Rows looked at (the split's train+val rows)."""
+        """Rows looked at (the split's training rows)."""
         return len(self.proba)
 
     @property
@@ -262,16 +265,16 @@ class LabelIssues:
         return [row for row in self.table.index if row not in decided]
 
     def row(self, row) -> pd.Series:
-        """The features of one train+val row (as the user gave them)."""
+        """The features of one training row (as the user gave them)."""
         self._check_row(row)
-        return self.split.X_trainval.loc[row]
+        return self.split.X_train.loc[row]
 
     def given(self, row):
         self._check_row(row)
-        return self.split.y_trainval.loc[row]
+        return self.split.y_train.loc[row]
 
     def suggestion(self, row):
-        """The model's most likely class for ``row`` (any train+val row, flagged or not)."""
+        """The model's most likely class for ``row`` (any training row, flagged or not)."""
         position = self._check_row(row)
         return self.classes[int(np.argmax(self.proba[position]))]
 
@@ -327,14 +330,14 @@ class LabelIssues:
         return state
 
     def _check_row(self, row) -> int:
-        index = self.split.X_trainval.index
+        index = self.split.X_train.index
         try:
             position = index.get_loc(row)
         except (KeyError, TypeError):
             position = None
         if not isinstance(position, (int, np.integer)):
             shown = row.item() if isinstance(row, np.generic) else row
-            raise ValueError(f"row={shown!r} is not a train+val row of the split (rows are the data's index "
+            raise ValueError(f"row={shown!r} is not a training row of the split (rows are the data's index "
                              f"labels, e.g. {list(self.table.index[:3]) or list(index[:3])})")
         return int(position)
 
@@ -375,7 +378,7 @@ class LabelIssues:
             log = label_decisions(self.name, self.split.fingerprint, storage=url)
         except Exception:
             return
-        index = self.split.X_trainval.index
+        index = self.split.X_train.index
         for row_json, action, label_json in zip(log["row_id"], log["action"], log["label"]):
             if action == "undo":
                 if self._log:
@@ -388,17 +391,20 @@ class LabelIssues:
             self._log.append((row, action, label))
 
     # -- using the decisions ---------------------------------------------------------
-    def cleaned_split(self) -> Split:
-        """The split with the decisions applied to its train and validation rows (test rows untouched);
-        the user's data is not changed."""
+    def cleaned_split(self, parts=("train", "val")) -> Split:
+        """The split with the decisions applied to its ``parts`` (train and validation rows; test
+        rows are never touched); the user's data is not changed."""
         from nbml.data import fingerprint
 
         state = self._state()
         dropped = [row for row, (action, _) in state.items() if action == "drop"]
         relabels = {row: label for row, (action, label) in state.items() if action == "relabel"}
-        parts = {}
+        parts_out = {}
         for part in ("train", "val"):
             X, y = self.split.part(part)
+            if part not in parts:
+                parts_out[f"X_{part}"], parts_out[f"y_{part}"] = X, y
+                continue
             y = y.copy()
             hits = [row for row in relabels if row in y.index]
             if hits:
@@ -407,10 +413,10 @@ class LabelIssues:
                     y = y.astype(object)
                 y.loc[hits] = values
             keep = ~X.index.isin(dropped)
-            parts[f"X_{part}"], parts[f"y_{part}"] = X[keep], y[keep]
-        full_X = pd.concat([parts["X_train"], parts["X_val"], self.split.X_test])
-        full_y = pd.concat([parts["y_train"], parts["y_val"], self.split.y_test])
-        return dataclasses.replace(self.split, **parts, fingerprint=fingerprint(full_X, full_y),
+            parts_out[f"X_{part}"], parts_out[f"y_{part}"] = X[keep], y[keep]
+        full_X = pd.concat([parts_out["X_train"], parts_out["X_val"], self.split.X_test])
+        full_y = pd.concat([parts_out["y_train"], parts_out["y_val"], self.split.y_test])
+        return dataclasses.replace(self.split, **parts_out, fingerprint=fingerprint(full_X, full_y),
                                    name=f"{self.split.name or 'data'} (cleaned)")
 
     def cleaned(self) -> pd.DataFrame:
@@ -422,18 +428,35 @@ class LabelIssues:
         return X.assign(**{str(s.target): y.to_numpy()})
 
     def retrain(self, cv=None, seed=None, activate=False) -> TrainResult:
-        """Train the same model (same preprocessing) on the cleaned split in one step.
-        ``activate=True`` also makes the cleaned split the active one."""
+        """Train the same model (same preprocessing) on the cleaned rows in one step.
+
+        Decisions change what is fit on, never what is scored: every held-out row (the
+        validation rows, or each CV fold's held-out rows) is scored as given — a score against
+        labels a model suggested, or without the rows it doubted, would grade the model by its
+        own opinion. The result's split has cleaned training rows; ``activate=True`` makes it
+        the active one."""
         from dataclasses import replace
 
         from nbml.data import set_active
+        from nbml.folds import Rows, rows_of
         from nbml.training import _recorded, fit_recipe
 
-        cleaned = self.cleaned_split()
+        original = replace(self.recipe, seed=self.seed if seed is None else int(seed))
+        state = self._state()
+        if cv is not None and any(action != "keep" for action, _ in state.values()):
+            raise NbmlError(f"retrain(cv={cv}) would score training rows whose labels helped clean the others: "
+                            f"retrain() scores the validation rows, which the review never looked at")
+        rows = rows_of(original, cv)
+        fit_on = self.cleaned_split(parts=("train", "val"))
+        y_fit = pd.concat([fit_on.y_train, fit_on.y_val]).reindex(rows.X.index)
+        dropped = rows.X.index.isin([row for row, (action, _) in state.items() if action == "drop"])
+        kept = y_fit.notna().to_numpy() & ~dropped
+        rows = Rows(X=rows.X, y=y_fit.where(kept, rows.y), y_scored=rows.y, label=rows.label,
+                    pairs=[(tr[kept[tr]], te) for tr, te in rows.pairs])
+        cleaned = self.cleaned_split(parts=("train",))
         if activate:
             set_active(cleaned)
-        recipe = replace(self.recipe, split=cleaned, seed=self.seed if seed is None else int(seed))
-        return _recorded(fit_recipe(recipe, cv=cv))
+        return _recorded(fit_recipe(replace(original, split=cleaned), cv=cv, rows=rows))
 
     # -- display ---------------------------------------------------------------------
     def summary(self) -> str:
@@ -445,7 +468,7 @@ class LabelIssues:
                                                              if self.route == "coreset" else "")
         if self.rounds > 1:
             how += f", {self.rounds} rounds"
-        return (f"{len(self)} of {self.n_rows} train+val rows ({share:.1%}) look mislabeled to {self.model_name} "
+        return (f"{len(self)} of {self.n_rows} training rows ({share:.1%}) look mislabeled to {self.model_name} "
                 f"({how}, cleanlab {self.filter_by}); decisions: {done}")
 
     def __repr__(self) -> str:

@@ -256,11 +256,12 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
     return _recorded(fit_recipe(recipe, cv=cv, n_jobs=n_jobs))
 
 
-def fit_recipe(recipe, cv=None, n_jobs=None) -> TrainResult:
-    """Score ``recipe`` through the fold engine (holdout, or ``cv``-fold CV) as a TrainResult."""
+def fit_recipe(recipe, cv=None, n_jobs=None, rows=None) -> TrainResult:
+    """Score ``recipe`` through the fold engine (holdout, or ``cv``-fold CV; ``rows``: other
+    ``nbml.folds.Rows`` of the same kind) as a TrainResult."""
     from nbml.folds import rows_of, score
 
-    rows = rows_of(recipe, cv)
+    rows = rows_of(recipe, cv) if rows is None else rows
     try:
         scores = score(recipe, rows, n_jobs=n_jobs, fit=None if cv is not None else _holdout_fit(recipe))
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:

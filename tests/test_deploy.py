@@ -128,7 +128,7 @@ def test_untrusted_model_is_refused_at_deploy(iris_result, tmp_path):
     X = split.X_train.select_dtypes("number")
     model = Pipeline([("double", Doubler()), ("model", LogisticRegression(max_iter=1000))]).fit(X, split.y_train)
     fake = TrainResult(task="classification", metrics={}, train_metrics={}, cv=None, split=split, name="Doubled",
-                       params={}, predictions=None, fit_time=0.0, _model=model)
+                       recipe=iris_result.recipe, params={}, predictions=None, fit_time=0.0, fitted_model=model)
     with pytest.raises(TypeError, match=r"does not trust.*Doubler"):
         deploy(fake, tmp_path / "d")
 

@@ -42,15 +42,19 @@ def cancer_issues(noisy_cancer, tmp_path_factory):
 
 def test_flags_the_flipped_rows(noisy_cancer, cancer_issues):
     _, flipped = noisy_cancer
-    _, issues, _ = cancer_issues
+    result, issues, _ = cancer_issues
+    # only the training rows are looked at (validation and test stay the honest checks a retrained
+    # model is scored on; issue 14), so recall counts the flipped training rows
+    flipped = flipped & set(result.split.X_train.index)
     found = set(issues.index)
+    assert found <= set(result.split.X_train.index)
     precision, recall = len(found & flipped) / len(found), len(found & flipped) / len(flipped)
     assert precision >= 0.6 and recall >= 0.6, (precision, recall)  # the 0.7 bar: benchmarks/label_noise.py
     assert list(issues.table.columns[:4]) == ["given", "suggested", "confidence", "quality"]
     assert issues.table.index.name == "row"
     assert (issues["given"] != issues["suggested"]).all()
     assert issues["quality"].is_monotonic_increasing  # most likely wrong first
-    assert issues.n_rows == len(issues.split.X_trainval)
+    assert issues.n_rows == len(issues.split.X_train)  # validation rows stay the honest check (issue 14)
     assert not set(issues.index) & set(issues.split.X_test.index)  # test rows stay the final check
     assert "look mislabeled to LogisticRegression" in repr(issues)
     assert "<table" in issues._repr_html_()
@@ -124,7 +128,7 @@ def test_string_labels_and_bad_decisions(tmp_path):
     with pytest.raises(ValueError, match="label='tulip' is not a class of 'target'; the classes are"):
         issues.relabel(row, "tulip")
     test_row = split.X_test.index[0]
-    with pytest.raises(ValueError, match=f"row={test_row} is not a train\\+val row"):
+    with pytest.raises(ValueError, match=f"row={test_row} is not a training row"):
         issues.drop(test_row)
 
 
@@ -139,7 +143,7 @@ def test_coreset_route_ranks_by_loss_share(tmp_path):
     issues = nbml.label_issues(result, coreset=400, storage=str(tmp_path / "s.db"))
     assert issues.route == "coreset" and "coresets" in issues.summary()
     assert issues["loss_share"].is_monotonic_decreasing
-    in_trainval = flipped & set(split.X_trainval.index)
+    in_trainval = flipped & set(split.X_train.index)  # only training rows are looked at (issue 14)
     found = set(issues.index)
     assert len(found & in_trainval) / len(in_trainval) >= 0.6
     assert len(found & in_trainval) / len(found) >= 0.6

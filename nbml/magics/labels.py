@@ -25,7 +25,7 @@ class LabelMagics(NbmlMagicsBase):
     @line_magic("labels")
     def labels_magic(self, line):
         """Find likely mislabeled rows: out-of-fold probabilities from cross-validation on
-        train+val, then cleanlab's confident learning; most likely wrong first. Decisions apply
+        the training rows, then cleanlab's confident learning; most likely wrong first. Decisions apply
         to a cleaned copy (never to your DataFrame), are kept in the store and can be undone;
         LabelIssues.retrain() trains again on the cleaned data."""
         from nbml.labels import label_issues

@@ -81,7 +81,7 @@ class ReviewPanel:
         self.rows = list(issues.table.index)  # the table's order: most likely wrong first
         self.retrained = None  # the TrainResult of the last "Retrain on cleaned data"
         self.position = 0
-        self.side = image_side(issues.split.X_trainval)
+        self.side = image_side(issues.split.X_train)
         self._seen = ""  # the shortcut box's last value from the browser
         self._png: dict = {}  # row -> its image, drawn once
 
@@ -316,14 +316,14 @@ class ReviewPanel:
 
     def _title_html(self):
         i = self.issues
-        return (f"<b>Label review · {html.escape(str(i.name))}</b>: {len(i)} of {i.n_rows} train+val rows look "
+        return (f"<b>Label review · {html.escape(str(i.name))}</b>: {len(i)} of {i.n_rows} training rows look "
                 f"mislabeled to {html.escape(i.model_name)} ({i.cv}-fold out-of-fold probabilities). Decisions "
                 f"build a cleaned copy; your DataFrame is not changed.")
 
     def _labels_html(self, row, decision):
         i = self.issues
         entry = i.table.loc[row]
-        position = i.split.X_trainval.index.get_loc(row)
+        position = i.split.X_train.index.get_loc(row)
         proba = i.proba[position]
         top = np.argsort(-proba, kind="stable")[:TOP_CLASSES]
         others = " · ".join(f"{html.escape(_fmt(i.classes[k]))} {proba[k]:.2f}" for k in top)
