@@ -45,9 +45,11 @@ _LAZY = {
     "label_issues": "nbml.labels",
     "LabelIssues": "nbml.labels",
     "NbmlError": "nbml.errors",
+    "prepare": "nbml.recipe",
+    "Recipe": "nbml.recipe",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
-_SUBMODULES = {"scratch", "space", "check", "metrics", "preprocess", "plots", "widgets", "errors"}
+_SUBMODULES = {"folds", "scratch", "space", "check", "metrics", "preprocess", "plots", "widgets", "errors"}
 
 __all__ = sorted(_LAZY) + ["load_ipython_extension", "unload_ipython_extension"]
 

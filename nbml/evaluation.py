@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from nbml.errors import NbmlError
 from nbml.plots import INSIGHT, parse_plots
 from nbml.training import Predictions, TrainResult, final_estimator, predict
 
@@ -80,7 +81,7 @@ class Evaluation:
             display = {"importance": self.permutation, "own": self.own, "pdp": self.dependence}[kind]
             if display is None:
                 what = "its own importances (no coef_ or feature_importances_)" if kind == "own" else kind
-                raise ValueError(f"this evaluation has no {what}; compute it with "
+                raise NbmlError(f"this evaluation has no {what}; compute it with "
                                  f"nbml.evaluate(result, plots={'importance' if kind == 'own' else kind!r})")
             return display.plot(ax=ax)
         return plot_predictions(self.predictions, kind, ax=ax, learning=self.learning)
@@ -109,7 +110,7 @@ def learning_curve(result: TrainResult, seed: int = 0, cv: int = 5):
     metric = PRIMARY[result.task]
     scoring = {"accuracy": "accuracy", "r2": "r2"}.get(metric)
     if scoring is None:
-        raise ValueError(f"a learning curve needs a target; this result is {result.task}")
+        raise NbmlError(f"a learning curve needs a target; this result is {result.task}")
     sizes, train_scores, test_scores = sk_learning_curve(
         result.pipeline, X, y, cv=make_folds(result.task, cv, seed), scoring=get_scorer(scoring),
         train_sizes=(0.1, 0.25, 0.5, 0.75, 1.0), shuffle=True, random_state=seed)
@@ -133,7 +134,7 @@ def permutation_importance(result: TrainResult, X, y, label: str, n_repeats: int
     from nbml.plots.insight import PermutationImportanceDisplay
 
     if not isinstance(n_repeats, (int, np.integer)) or isinstance(n_repeats, bool) or n_repeats < 1:
-        raise ValueError(f"n_repeats={n_repeats!r} must be a positive integer (shuffles per column)")
+        raise NbmlError(f"n_repeats={n_repeats!r} must be a positive integer (shuffles per column)")
     scoring = SCORING[result.task]
     rows = min(len(X), MAX_IMPORTANCE_ROWS)
     found = sk_permutation_importance(result.model, X, y, scoring=scoring, n_repeats=n_repeats,
@@ -254,7 +255,6 @@ def _check_held_out(result, on):
     """A model is never scored as held out on rows it was fit on."""
     if on == "train" or on in result.held_out_parts():
         return
-    from nbml.errors import NbmlError
     from nbml.plots.html import FITTED_ON_WORDS
 
     part = {"val": "validation", "test": "test"}[on]
@@ -275,12 +275,12 @@ def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) ->
         raise TypeError(f"evaluate needs a TrainResult (from nbml.train / %%train -o NAME); "
                         f"got {type(result).__name__}")
     if on not in PARTS:
-        raise ValueError(f"on={on!r} is not a split part; use one of {', '.join(PARTS)}")
+        raise NbmlError(f"on={on!r} is not a split part; use one of {', '.join(PARTS)}")
     _check_held_out(result, on)
     kinds = parse_plots(plots, result.task)
     X, y = result.split.part(on)
     if len(X) == 0:
-        raise ValueError(f"the split has no {on} rows (it was made with {on}=0); use another part")
+        raise NbmlError(f"the split has no {on} rows (it was made with {on}=0); use another part")
     label = {"val": "validation", "test": "test", "train": "train"}[on]
     pred = predict(result.model, X, result.task, label=label, y=y)
     learning = learning_curve(result, seed=result.seed) if "learning" in kinds else None

@@ -57,7 +57,8 @@ def _cleanlab():
 
 def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="prune_by_class", rounds=2,
                  name=None, storage=None, n_jobs=None) -> LabelIssues:
-    """Likely mislabeled rows of a classification split's training rows (validation and test rows stay the checks a retrained model is scored on).
+    """Likely mislabeled rows of a classification split's training rows (validation and test
+    rows stay the checks a retrained model is scored on).
 
     ``result``: a ``TrainResult`` (its model, preprocessing and split are used) or an unfitted
     classifier (trained on ``split``, default the active one, with the auto preprocessing).
@@ -76,17 +77,17 @@ def label_issues(result, split=None, cv=5, seed=None, coreset=None, filter_by="p
     recipe = _recipe(result, split, seed)
     pipeline, data_split, model_name, seed = recipe.pipeline, recipe.split, recipe.name, recipe.seed
     if data_split.task != "classification":
-        raise ValueError(f"finding label issues needs class labels, but this split's task is {data_split.task} "
+        raise NbmlError(f"finding label issues needs class labels, but this split's task is {data_split.task} "
                          f"(target {data_split.target!r}): split a categorical target for classification")
     if not hasattr(final_estimator(pipeline), "predict_proba"):
         raise TypeError(f"{model_name} gives no predicted probabilities (no predict_proba), which confident "
                         f"learning needs: use a model that has them, e.g. {PROBA_MODELS}")
     if filter_by not in FILTERS:
-        raise ValueError(f"filter_by={filter_by!r} is not a cleanlab filter; use one of {', '.join(FILTERS)}")
+        raise NbmlError(f"filter_by={filter_by!r} is not a cleanlab filter; use one of {', '.join(FILTERS)}")
     if coreset is not None:
         _check_size(coreset)
     if not isinstance(rounds, (int, np.integer)) or isinstance(rounds, bool) or rounds < 1:
-        raise ValueError(f"rounds={rounds!r} is not a round count; use 1 (plain confident learning) or more")
+        raise NbmlError(f"rounds={rounds!r} is not a round count; use 1 (plain confident learning) or more")
     cleanlab = _cleanlab()
     from nbml.folds import rows_of
 
@@ -142,7 +143,7 @@ def _check_size(size):
     ok = (isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size >= 2) or \
         (isinstance(size, float) and 0 < size < 1)
     if not ok:
-        raise ValueError(f"coreset={size!r} is not a size; give rows per fold (an integer ≥ 2) or a fraction "
+        raise NbmlError(f"coreset={size!r} is not a size; give rows per fold (an integer ≥ 2) or a fraction "
                          f"in (0, 1)")
 
 
@@ -337,7 +338,7 @@ class LabelIssues:
             position = None
         if not isinstance(position, (int, np.integer)):
             shown = row.item() if isinstance(row, np.generic) else row
-            raise ValueError(f"row={shown!r} is not a training row of the split (rows are the data's index "
+            raise NbmlError(f"row={shown!r} is not a training row of the split (rows are the data's index "
                              f"labels, e.g. {list(self.table.index[:3]) or list(index[:3])})")
         return int(position)
 
@@ -345,7 +346,7 @@ class LabelIssues:
         for c in self.classes:
             if label == c or str(label) == str(c):
                 return c
-        raise ValueError(f"label={label!r} is not a class of {self.split.target!r}; the classes are "
+        raise NbmlError(f"label={label!r} is not a class of {self.split.target!r}; the classes are "
                          f"{', '.join(map(repr, self.classes))}")
 
     # -- the store -------------------------------------------------------------------
@@ -376,7 +377,10 @@ class LabelIssues:
             from nbml.store import label_decisions
 
             log = label_decisions(self.name, self.split.fingerprint, storage=url)
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - the review starts afresh in memory; say the store missed it
+            import warnings
+
+            warnings.warn(f"nbml could not read earlier label decisions: {type(exc).__name__}: {exc}", stacklevel=3)
             return
         index = self.split.X_train.index
         for row_json, action, label_json in zip(log["row_id"], log["action"], log["label"]):

@@ -6,7 +6,6 @@ fits its own copy, so preprocessing never sees the rows it is scored on.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 
 import numpy as np

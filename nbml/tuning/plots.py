@@ -126,65 +126,81 @@ def _numeric(series: pd.Series, dim=None):
 def plot(result, kind="history", params=None, ax=None):
     if kind not in KINDS:
         raise NbmlError(f"kind={kind!r} is not a tuning plot; use one of {', '.join(KINDS)}")
-    done = _completed(result)
     if kind == "history":
-        t = result.trials.sort_index()
-        scores = t["score"].where(t["state"] == "complete")
-        fig, ax = _figure(ax)
-        draw_history(ax, t.index.to_numpy(), scores.to_numpy(), result.greater, result.metric)
-        return fig
+        return _plot_history(result, ax)
+    done = _completed(result)
     if len(done) == 0:
         raise NbmlError("no completed trial to plot")
     dims = _short_space(result)
     names = [p for p in dims if p in done.columns]
-    if kind == "importance":
-        imp = importances(result).sort_values()
-        fig, ax = _figure(ax, (5, 0.5 + 0.4 * len(imp)))
-        ax.barh(imp.index.astype(str), imp.to_numpy())
-        ax.set_xlabel("importance (fANOVA)")
-        ax.set_title("parameter importance")
-        return fig
-    if kind == "slice":
-        from matplotlib.figure import Figure
+    draw = {"importance": _plot_importance, "slice": _plot_slice, "parallel": _plot_parallel,
+            "heatmap": _plot_heatmap}[kind]
+    return draw(result, done, dims, names, params=params, ax=ax)
 
-        fig = Figure(figsize=(3.2 * len(names), 3), layout="constrained")
-        axes = fig.subplots(1, len(names), squeeze=False)[0]
-        for a, name in zip(axes, names):
-            values = done[name]
-            try:
-                x = values.astype(float)
-                a.scatter(x, done["score"], s=12, c=np.arange(len(done)), cmap="viridis")
-                if getattr(dims[name], "log", False):
-                    a.set_xscale("log")
-            except (TypeError, ValueError):
-                cats = list(dict.fromkeys(values.map(str)))
-                a.scatter(values.map(str).map(cats.index), done["score"], s=12)
-                a.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
-            a.set_xlabel(name)
-        axes[0].set_ylabel(result.metric)
-        return fig
-    if kind == "parallel":
-        fig, ax = _figure(ax, (1.6 * (len(names) + 1), 3.5))
-        cols = []
-        for name in names:
-            x, _ = _numeric(done[name], dims[name])
-            span = x.max() - x.min()
-            cols.append((x - x.min()) / span if span > 0 else x * 0 + 0.5)
-        s = done["score"].astype(float)
-        span = s.max() - s.min()
-        cols.append((s - s.min()) / span if span > 0 else s * 0 + 0.5)
-        data = np.column_stack(cols)
-        order = np.argsort(s.to_numpy() if result.greater else -s.to_numpy())
-        from matplotlib import colormaps
 
-        cmap = colormaps["viridis"]
-        for i in order:
-            ax.plot(range(data.shape[1]), data[i], color=cmap(data[i, -1]), alpha=0.6, lw=1)
-        ax.set_xticks(range(data.shape[1]), names + [result.metric], rotation=20)
-        ax.set_yticks([])
-        ax.set_title("parallel coordinates (colour: score)")
-        return fig
-    # heatmap of two parameters: mean score per cell
+def _plot_history(result, ax):
+    t = result.trials.sort_index()
+    scores = t["score"].where(t["state"] == "complete")
+    fig, ax = _figure(ax)
+    draw_history(ax, t.index.to_numpy(), scores.to_numpy(), result.greater, result.metric)
+    return fig
+
+
+def _plot_importance(result, done, dims, names, params=None, ax=None):
+    imp = importances(result).sort_values()
+    fig, ax = _figure(ax, (5, 0.5 + 0.4 * len(imp)))
+    ax.barh(imp.index.astype(str), imp.to_numpy())
+    ax.set_xlabel("importance (fANOVA)")
+    ax.set_title("parameter importance")
+    return fig
+
+
+def _plot_slice(result, done, dims, names, params=None, ax=None):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.2 * len(names), 3), layout="constrained")
+    axes = fig.subplots(1, len(names), squeeze=False)[0]
+    for a, name in zip(axes, names):
+        values = done[name]
+        try:
+            x = values.astype(float)
+            a.scatter(x, done["score"], s=12, c=np.arange(len(done)), cmap="viridis")
+            if getattr(dims[name], "log", False):
+                a.set_xscale("log")
+        except (TypeError, ValueError):
+            cats = list(dict.fromkeys(values.map(str)))
+            a.scatter(values.map(str).map(cats.index), done["score"], s=12)
+            a.set_xticks(range(len(cats)), cats, rotation=30, fontsize=7)
+        a.set_xlabel(name)
+    axes[0].set_ylabel(result.metric)
+    return fig
+
+
+def _plot_parallel(result, done, dims, names, params=None, ax=None):
+    from matplotlib import colormaps
+
+    fig, ax = _figure(ax, (1.6 * (len(names) + 1), 3.5))
+    cols = []
+    for name in names:
+        x, _ = _numeric(done[name], dims[name])
+        span = x.max() - x.min()
+        cols.append((x - x.min()) / span if span > 0 else x * 0 + 0.5)
+    s = done["score"].astype(float)
+    span = s.max() - s.min()
+    cols.append((s - s.min()) / span if span > 0 else s * 0 + 0.5)
+    data = np.column_stack(cols)
+    order = np.argsort(s.to_numpy() if result.greater else -s.to_numpy())
+    cmap = colormaps["viridis"]
+    for i in order:
+        ax.plot(range(data.shape[1]), data[i], color=cmap(data[i, -1]), alpha=0.6, lw=1)
+    ax.set_xticks(range(data.shape[1]), names + [result.metric], rotation=20)
+    ax.set_yticks([])
+    ax.set_title("parallel coordinates (colour: score)")
+    return fig
+
+
+def _plot_heatmap(result, done, dims, names, params=None, ax=None):
+    """Mean score per cell of two parameters (by default the two most important)."""
     if params is None:
         if len(names) < 2:
             raise NbmlError("a heatmap needs two parameters; the space has " + ", ".join(names))
@@ -193,7 +209,7 @@ def plot(result, kind="history", params=None, ax=None):
         except Exception as exc:  # noqa: BLE001 - fANOVA has many ways to fail; any two parameters still make a heatmap
             params = tuple(names[:2])
             warnings.warn(f"the heatmap shows {params[0]} and {params[1]}, not the two most important parameters: "
-                          f"their importances could not be computed ({type(exc).__name__}: {exc})", stacklevel=2)
+                          f"their importances could not be computed ({type(exc).__name__}: {exc})", stacklevel=3)
     if len(params) != 2 or any(p not in names for p in params):
         raise NbmlError(f"params={params!r} must name two parameters of the space: {', '.join(names)}")
     table = pd.DataFrame({p: _binned(done[p], dims[p]) for p in params})

@@ -340,7 +340,7 @@ def _check_n_jobs(n_jobs):
     if n_jobs is None:
         return 1
     if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs == 0 or n_jobs < -1:
-        raise ValueError(f"n_jobs={n_jobs!r} must be a positive integer or -1 (all cores)")
+        raise NbmlError(f"n_jobs={n_jobs!r} must be a positive integer or -1 (all cores)")
     if n_jobs == -1:
         return os.cpu_count() or 1
     return int(n_jobs)
@@ -353,7 +353,7 @@ def _check_metric(metric, task):
     if metric not in names:
         other = next((t for t, ms in _metrics.METRICS.items() if metric in ms), None)
         why = f" is a {other} metric but the task is {task}" if other else " is not a metric nbml knows"
-        raise ValueError(f"metric={metric!r}{why}; use one of {', '.join(names)}")
+        raise NbmlError(f"metric={metric!r}{why}; use one of {', '.join(names)}")
     return metric
 
 
@@ -375,7 +375,9 @@ def _last_study(url, model_name, method, fingerprint):
     try:
         frame = _read(url, "SELECT study FROM nbml_trials WHERE model = :m AND method = :meth AND fingerprint = :f "
                            "ORDER BY id DESC LIMIT 1", {"m": model_name, "meth": method, "f": fingerprint})
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 - a store that cannot be read starts a new study, and says so
+        warnings.warn(f"nbml could not look up the last study in the store ({type(exc).__name__}: {exc}); "
+                      f"starting a new one", stacklevel=3)
         return None
     return None if frame.empty else frame["study"].iloc[0]
 
@@ -385,7 +387,9 @@ def _previous_records(url, study):
 
     try:
         frame = stored_trials(study, storage=url)
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 - a store that cannot be read: the search runs, and says so
+        warnings.warn(f"nbml could not read the earlier trials of study {study!r} ({type(exc).__name__}: {exc}); "
+                      f"they are not resumed", stacklevel=3)
         return []
     out = []
     for row in frame.itertuples():

@@ -12,6 +12,7 @@ the confusion matrix only.
 from __future__ import annotations
 
 import html
+import logging
 import math
 import threading
 import time
@@ -85,8 +86,8 @@ class Coalescer:
             self.runs += 1
             try:
                 self.fn()
-            except Exception:  # noqa: BLE001, S110 - fn reports its own errors; the worker must survive
-                pass
+            except Exception:  # noqa: BLE001 - fn reports its own errors; the worker must survive, and logs it
+                logging.getLogger(__name__).exception("panel refit failed")
 
     @property
     def busy(self) -> bool:
@@ -160,7 +161,7 @@ class Panel:
         # first fit: synchronous, so the panel opens with numbers and plots
         first = self._fit(self.values())
         if first.error is not None:
-            raise ValueError(f"the panel's first fit failed: {first.error}")
+            raise NbmlError(f"the panel's first fit failed: {first.error}")
         self._accept(first)
         if self._binary_scores(first) is not None:
             low, high, value = self._threshold_range(first)
@@ -240,7 +241,7 @@ class Panel:
                     self._accept(fit, record=False)
                     self._show(fit)
                 except Exception as exc:  # noqa: BLE001 - a plot that cannot be drawn must not freeze the panel
-                    from nbml.training import describe_error
+                    from nbml.errors import describe_error
 
                     self.current = previous
                     fit.error = f"drawing failed: {describe_error(exc)}"
@@ -474,15 +475,12 @@ class Panel:
         name = (name or self.keep_name.value or "").strip()
         if not name.isidentifier():
             self._set_status("error", f"keep: {name!r} is not a valid variable name")
-            raise ValueError(f"keep name {name!r} is not a valid Python variable name")
+            raise NbmlError(f"keep name {name!r} is not a valid Python variable name")
         with self._lock:
             result = self.result()
-        try:
-            from nbml.training import _recorded
+        from nbml.training import _recorded
 
-            result = _recorded(result)
-        except Exception:  # noqa: BLE001, S110 - the store is optional here
-            pass
+        result = _recorded(result)  # a store problem is a warning there
         self.kept[name] = result
         if self.namespace is not None:
             self.namespace[name] = result
