@@ -282,10 +282,16 @@ def _own_params(pipeline) -> dict:
 
 def _holdout_fit(recipe):
     """Torch estimators fit with the validation rows beside them, for the loss curve's
-    validation side (None: a plain fit)."""
+    validation side — only where those rows steer nothing: with early stopping (``patience``,
+    best weights kept) or a plateau scheduler they would pick the epoch the validation score is
+    then reported for, so the estimator holds out its own slice of the training rows instead.
+    None: a plain fit."""
     pipeline = recipe.pipeline
     if not is_torch_estimator(pipeline) or any(getattr(pipeline, a, None) for a in
                                                ("drop_missing", "drop_outliers", "balance")):
+        return None
+    estimator = final_estimator(pipeline)
+    if estimator.patience is not None or str(estimator.scheduler or "").startswith("plateau"):
         return None
     from nbml.torch.estimators import fit_with_validation
 

@@ -68,3 +68,15 @@ def test_torch_estimator_as_ensemble_member(iris_named):
     lr = nbml.train(LogisticRegression(), cv=3)
     vote = nbml.ensemble([net, lr], method="soft", cv=3)
     assert "TorchClassifier" in vote.comparison.index and vote.metrics["accuracy"] > 0.8
+
+
+def test_early_stopping_never_looks_at_the_validation_rows(digits_split):
+    """With patience (best weights kept) the validation rows would choose the epoch whose score is
+    then reported on them: the model must be the one a fit on the training rows alone gives."""
+    from sklearn.base import clone
+
+    result = nbml.train(nbml.TorchClassifier(hidden=(16,), epochs=6, patience=1, seed=0))
+    s = result.split
+    alone = clone(result.pipeline).fit(s.X_train, s.y_train)
+    assert (alone.predict_proba(s.X_val) == result.model.predict_proba(s.X_val)).all()
+    assert result.history["val_loss"].notna().all()  # its own slice of the training rows gives the curve
