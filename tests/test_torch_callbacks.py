@@ -1,4 +1,5 @@
-"""Training views: plain-text progress, the in-place live loss plot, Optuna pruning, lr_find."""
+"""Training callbacks: the Callback base and its hooks, plain-text progress, the in-place live loss plot,
+the per-epoch pruning report, lr_find."""
 import io
 import subprocess
 import sys
@@ -223,3 +224,99 @@ def test_text_progress_summary_says_interrupted(cancer):
     with pytest.warns(UserWarning, match="interrupted"):
         TorchClassifier(hidden=(4,), epochs=9, callbacks=[StopAt2(), TextProgress(file=out)]).fit(X, y)
     assert out.getvalue().splitlines()[-1].startswith("epoch 2/9") and out.getvalue().rstrip().endswith("interrupted")
+
+
+# ------------------------------------------------------------------------------ the Callback base
+def test_a_callback_sees_every_hook_with_its_keywords(cancer):
+    from nbml.torch.callbacks import Callback
+    from nbml.torch.trainer import Trainer
+
+    X, y, Xv, yv = cancer
+    calls = []
+
+    class Record(Callback):
+        def on_train_begin(self, estimator, *, run, **kwargs):
+            calls.append(("begin", estimator, len(run.bounds)))
+
+        def on_epoch_begin(self, estimator, *, epoch, **kwargs):
+            calls.append(("epoch", epoch))
+
+        def on_grad_computed(self, estimator, *, run, **kwargs):
+            assert all(p.grad is not None for p in run.params)
+            calls.append("grad")
+
+        def on_batch_end(self, estimator, **kwargs):
+            calls.append("batch")
+
+        def on_epoch_end(self, estimator, history=None, *, epoch, train_loss, val_loss, lr, **kwargs):
+            assert history["train_loss"].iloc[-1] == train_loss and history["val_loss"].iloc[-1] == val_loss
+            calls.append(("end", epoch, lr))
+
+        def on_train_end(self, estimator, *, outcome, **kwargs):
+            calls.append(("done", len(outcome.history)))
+
+    trainer = Trainer(epochs=2, batch_size=200, lr=0.01, device="cpu")
+    trainer.fit(mlp(30, hidden=(4,), n_out=2), X, y, X_val=Xv, y_val=yv, callbacks=[Record()])
+    batches = ["grad", "batch"] * 2  # 400 rows in batches of 200
+    assert calls == [("begin", trainer, 2), ("epoch", 1), *batches, ("end", 1, 0.01),
+                     ("epoch", 2), *batches, ("end", 2, 0.01), ("done", 2)]
+
+
+def test_a_callback_stops_training_through_the_run(cancer):
+    from nbml.torch.callbacks import Callback
+
+    X, y, _, _ = cancer
+
+    class StopAtThree(Callback):
+        needs_history = False
+
+        def on_epoch_end(self, estimator, history=None, *, run, epoch, **kwargs):
+            assert history is None  # nobody asked for it: not built
+            run.stop = epoch == 3
+
+    clf = TorchClassifier(hidden=(4,), epochs=10, callbacks=[StopAtThree()]).fit(X, y)
+    assert clf.n_epochs_ == 3 and clf.stopped_early_ and not clf.interrupted_
+
+
+def test_the_options_are_callbacks():
+    from nbml.torch.callbacks import Checkpoint, EarlyStopping, GradientClipping, LRScheduler, NaNCheck
+    from nbml.torch.trainer import Trainer
+
+    kinds = [type(c) for c in Trainer(scheduler="cosine", clip=1.0, patience=3).default_callbacks()]
+    assert kinds == [NaNCheck, LRScheduler, GradientClipping, Checkpoint, EarlyStopping]
+    assert [type(c) for c in Trainer(scheduler="none").default_callbacks()] == [NaNCheck, Checkpoint]
+
+
+# ------------------------------------------------------------------------------ the per-epoch report
+def test_one_per_epoch_report_class_for_optuna_and_for_tuning():
+    from nbml.torch.callbacks import EpochReporter
+    from nbml.tuning import pruning
+
+    assert OptunaPruning is EpochReporter and pruning.EpochReporter is EpochReporter
+
+
+@pytest.mark.parametrize(
+    "monitor, greater, row, expected",
+    [
+        ("accuracy", True, dict(val_loss=0.4, val_accuracy=0.8), ("val_accuracy", 0.8)),
+        ("roc_auc", True, dict(val_loss=0.4, val_accuracy=0.8), ("val_accuracy", 0.8)),
+        ("accuracy", True, dict(val_loss=0.4, val_accuracy=np.nan), ("-val_loss", -0.4)),
+        ("accuracy", True, dict(val_loss=np.nan, val_accuracy=np.nan), ("-train_loss", -0.5)),
+        ("neg_log_loss", False, dict(val_loss=0.4, val_accuracy=0.8), ("val_loss", 0.4)),
+        ("val_loss", None, dict(val_loss=np.nan, val_accuracy=np.nan), ("train_loss", 0.5)),
+    ],
+)
+def test_epoch_reporter_reports_the_nearest_signal(monitor, greater, row, expected):
+    import pandas as pd
+
+    from nbml.torch.callbacks import EpochReporter
+
+    reported = []
+    reporter = EpochReporter(lambda epoch, value: reported.append((epoch, value)), monitor, greater)
+    history = pd.DataFrame([dict(epoch=1, train_loss=0.5, lr=0.1, time=0.0, **row)])
+    column, value = reporter.value(history)
+    assert column == expected[0] and value == pytest.approx(expected[1])
+    reporter.on_epoch_end(None, history)
+    reporter.active = False  # the tuner's later folds: counted, not reported
+    reporter.on_epoch_end(None, history)
+    assert reported == [(1, value)] and reporter.epochs == 2

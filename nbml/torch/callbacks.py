@@ -1,16 +1,28 @@
-"""Training callbacks: small strategy objects the trainer calls.
+"""Training callbacks: the behaviours of the torch training loop, and its views.
 
-A callback is any object with some of these methods (all optional):
+Every behaviour beyond forward, backward and step is a :class:`Callback` (as in skorch): the NaN
+check, the learning-rate schedule, gradient clipping, the best-weights checkpoint, early stopping,
+the per-epoch report a pruner reads, and the progress views. ``Trainer.fit`` calls each hook on
+every callback in order, as ``hook(estimator, run=run, **kwargs)``:
 
-- ``on_train_begin(estimator)``
-- ``on_epoch_end(estimator, history)`` -- ``history`` is the DataFrame of the epochs so far
-  (columns ``epoch, train_loss, val_loss, val_<metric>, lr, time``). Raising stops training and
-  the exception propagates (e.g. ``optuna.TrialPruned``); ``KeyboardInterrupt`` stops training
-  like Ctrl-C and keeps the best weights and the history.
-- ``on_train_end(estimator)``
+- ``on_train_begin(estimator, run)``
+- ``on_epoch_begin(estimator, run, epoch)``
+- ``on_grad_computed(estimator, run)`` -- after ``backward``, before the optimizer's step
+- ``on_batch_end(estimator, run)`` -- after the optimizer's step
+- ``on_epoch_end(estimator, history, run, epoch, train_loss, val_loss, val_metric, lr)`` --
+  ``history`` is the DataFrame of the epochs so far (columns ``epoch, train_loss, val_loss,
+  val_<metric>, lr, time``). Raising stops training and the exception propagates (e.g.
+  ``optuna.TrialPruned``); ``KeyboardInterrupt`` stops training like Ctrl-C and keeps the best
+  weights and the history.
+- ``on_train_end(estimator, run, outcome)``
+
+``estimator`` is the TorchClassifier / TorchRegressor being fit (the ``Trainer`` for a plain
+module); ``run`` is the :class:`nbml.torch.trainer.TrainingRun` (module, optimizer, ``stop``...).
+Any other object with some of ``on_train_begin(estimator)``, ``on_epoch_end(estimator,
+history)``, ``on_train_end(estimator)`` works too: it is called with those arguments only.
 
 ``TextProgress`` prints plain text (terminal); ``LiveLossPlot`` is the notebook view: one PNG
-displayed once and updated in place. IPython and matplotlib are imported inside the methods.
+displayed once and updated in place. torch, IPython and matplotlib are imported inside methods.
 """
 from __future__ import annotations
 
@@ -18,6 +30,270 @@ import math
 import sys
 import time
 
+HOOKS = ("on_train_begin", "on_epoch_begin", "on_grad_computed", "on_batch_end", "on_epoch_end",
+         "on_train_end")
+
+
+class NaNLossError(ValueError):
+    """The training loss became NaN or infinite (nearly always: the learning rate is too high)."""
+
+
+class Callback:
+    """Base class of the training callbacks: every hook does nothing and takes ``**kwargs``, so
+    a subclass overrides the hooks it needs and names only the keywords it reads."""
+
+    # False spares the loop building the history DataFrame each epoch for this callback
+    needs_history = True
+
+    def on_train_begin(self, estimator, **kwargs):
+        pass
+
+    def on_epoch_begin(self, estimator, **kwargs):
+        pass
+
+    def on_grad_computed(self, estimator, **kwargs):
+        pass
+
+    def on_batch_end(self, estimator, **kwargs):
+        pass
+
+    def on_epoch_end(self, estimator, history=None, **kwargs):
+        pass
+
+    def on_train_end(self, estimator, **kwargs):
+        pass
+
+
+def overrides(callback, hook) -> bool:
+    """Whether ``callback`` does something in ``hook`` (the loop calls only those)."""
+    return getattr(type(callback), hook) is not getattr(Callback, hook)
+
+
+class _Positional(Callback):
+    """A callback written before :class:`Callback`: an object with some of
+    ``on_train_begin(estimator)``, ``on_epoch_end(estimator, history)``,
+    ``on_train_end(estimator)``, called with exactly those arguments."""
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def _call(self, hook, *args):
+        method = getattr(self.callback, hook, None)
+        if method is not None:
+            method(*args)
+
+    def on_train_begin(self, estimator, **kwargs):
+        self._call("on_train_begin", estimator)
+
+    def on_epoch_end(self, estimator, history=None, **kwargs):
+        self._call("on_epoch_end", estimator, history)
+
+    def on_train_end(self, estimator, **kwargs):
+        self._call("on_train_end", estimator)
+
+
+def as_callback(callback) -> Callback:
+    return callback if isinstance(callback, Callback) else _Positional(callback)
+
+
+# ----------------------------------------------------------------------------- training behaviours
+class NaNCheck(Callback):
+    """Raises :class:`NaNLossError` when an epoch's training loss is not finite: every later
+    step would only spread the NaN, so the error names the likely fix instead."""
+
+    needs_history = False
+
+    def on_epoch_end(self, estimator, history=None, *, epoch, train_loss, lr, **kwargs):
+        if not math.isfinite(train_loss):
+            raise NaNLossError(
+                f"the training loss became {train_loss} at epoch {epoch} with lr={lr:g}: the "
+                f"learning rate is probably too high (try lr={lr / 10:g} or clip=1.0), or X/y "
+                "hold huge values (scale the features)"
+            )
+
+
+class LRScheduler(Callback):
+    """Steps the learning-rate schedule ``spec`` (``step:S:G``, ``cosine``, ``onecycle``,
+    ``plateau:P:F``, ``exponential:G``): one-cycle after every batch (its cycle is counted in
+    steps), the others after every epoch; ``plateau`` watches the validation loss, or the
+    training loss without validation rows."""
+
+    needs_history = False
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def on_train_begin(self, estimator, *, run, **kwargs):
+        from nbml.torch.trainer import make_scheduler
+
+        self.scheduler, self.per_batch = make_scheduler(
+            self.spec, run.optimizer, run.epochs, len(run.bounds)
+        )
+        self.plateau = type(self.scheduler).__name__ == "ReduceLROnPlateau"
+
+    def on_batch_end(self, estimator, **kwargs):
+        if self.per_batch:
+            self.scheduler.step()
+
+    def on_epoch_end(self, estimator, history=None, *, run, train_loss, val_loss, **kwargs):
+        if self.per_batch:
+            return
+        if self.plateau:
+            self.scheduler.step(val_loss if run.has_val else train_loss)
+        else:
+            self.scheduler.step()
+
+
+class GradientClipping(Callback):
+    """Scales the gradients down to a total norm of at most ``max_norm`` before each step."""
+
+    needs_history = False
+
+    def __init__(self, max_norm):
+        self.max_norm = max_norm
+
+    def on_train_begin(self, estimator, **kwargs):
+        from torch.nn.utils import clip_grad_norm_
+
+        self._clip = clip_grad_norm_  # looked up once: it runs every batch
+
+    def on_grad_computed(self, estimator, *, run, **kwargs):
+        self._clip(run.params, self.max_norm)
+
+
+class Checkpoint(Callback):
+    """Tracks the best epoch -- lowest validation loss, or training loss without validation
+    rows -- and keeps a copy of its weights when there are validation rows (without them the
+    last weights are as good a guess, and copying would cost every improving epoch). At the
+    end the copy is put back when ``restore`` (early stopping) or when training was
+    interrupted, so Ctrl-C never leaves a worse model than the best one seen."""
+
+    needs_history = False
+
+    def __init__(self, restore=False):
+        self.restore = restore
+        # the trainer reads best_epoch even when training ends before it began (Ctrl-C twice)
+        self.on_train_begin(None)
+
+    def on_train_begin(self, estimator, **kwargs):
+        self.best_loss, self.best_epoch, self.state = math.inf, None, None
+
+    def on_epoch_end(self, estimator, history=None, *, run, epoch, train_loss, val_loss, **kwargs):
+        loss = val_loss if run.has_val else train_loss
+        if loss < self.best_loss:
+            self.best_loss, self.best_epoch = loss, epoch
+            if run.has_val:
+                self.state = {k: v.detach().clone() for k, v in run.module.state_dict().items()}
+
+    def on_train_end(self, estimator, *, run, **kwargs):
+        if self.state is not None and (self.restore or run.interrupted):
+            run.module.load_state_dict(self.state)
+
+    def kept(self) -> str:
+        """What the end of training leaves in the module, in words."""
+        if self.state is None:
+            return "the current weights"
+        return f"the weights of epoch {self.best_epoch}"
+
+
+class EarlyStopping(Callback):
+    """Ends training after ``patience`` epochs without a lower validation loss (never without
+    validation rows: the training loss keeps falling as the model overfits)."""
+
+    needs_history = False
+
+    def __init__(self, patience):
+        self.patience = patience
+
+    def on_train_begin(self, estimator, **kwargs):
+        self.best_loss, self.waited = math.inf, 0
+
+    def on_epoch_end(self, estimator, history=None, *, run, val_loss, **kwargs):
+        if not run.has_val:
+            return
+        if val_loss < self.best_loss:
+            self.best_loss, self.waited = val_loss, 0
+        else:
+            self.waited += 1
+        if self.waited >= self.patience:
+            run.stop = True
+
+
+# ----------------------------------------------------------------------------- pruning reports
+class EpochReporter(Callback):
+    """Reports one score per epoch to a pruner, which may stop the trial.
+
+    ``report`` is an Optuna trial (``optuna.TrialPruned`` is raised when its pruner says so) or
+    a function ``report(epoch, value)`` that raises to stop; None only counts epochs.
+    ``monitor`` is a history column (``val_loss``) or a metric name (``accuracy`` reads
+    ``val_accuracy``); ``greater`` says whether higher is better (default: not for a loss).
+    An epoch without that value (no validation rows) reports the nearest signal, oriented the
+    same way: another validation metric, then the validation loss, then the training loss,
+    negated when higher is better.
+
+    ``epochs`` counts the epochs seen; with ``active = False`` it only counts (the tuner
+    reports the first cross-validation fold only).
+    """
+
+    def __init__(self, report=None, monitor="val_loss", greater=None):
+        self.report = report
+        self.monitor = monitor
+        self.greater = greater
+        self.epochs = 0
+        self.active = True
+
+    def on_epoch_end(self, estimator, history=None, **kwargs):
+        self.epochs += 1
+        if self.report is None or not self.active or history is None or len(history) == 0:
+            return
+        name, value = self.value(history)
+        if value is not None:
+            self._send(int(history["epoch"].iloc[-1]), name, value)
+
+    def value(self, history):
+        """``(column, value)`` reported for the last epoch of ``history`` (the column with a
+        leading ``-`` when its value is negated); value None when there is none."""
+        last = history.iloc[-1]
+        column = self.monitor if self.monitor in history.columns else f"val_{self.monitor}"
+        greater = not column.endswith("loss") if self.greater is None else self.greater
+        if column not in history.columns and not greater:
+            column = "val_loss"
+        if greater and not _finite(last.get(column)):
+            column = next((c for c in history.columns if c.startswith("val_") and c != "val_loss"
+                           and _finite(last.get(c))), "-val_loss")
+        if not _finite(last.get(column.lstrip("-"))):
+            column = "-train_loss" if greater else "train_loss"
+        value = last.get(column.lstrip("-"))
+        if not _finite(value):
+            return column, None
+        return column, -float(value) if column.startswith("-") else float(value)
+
+    def _send(self, epoch, name, value):
+        if not hasattr(self.report, "should_prune"):
+            self.report(epoch, value)
+            return
+        self.report.report(value, epoch)
+        if self.report.should_prune():
+            import optuna
+
+            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({name}={value:.4g})")
+
+    def __deepcopy__(self, memo):  # clone() must not copy the trial behind ``report``
+        return self
+
+
+# the name this class had as the torch estimators' Optuna callback
+OptunaPruning = EpochReporter
+
+
+def _finite(value) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# ----------------------------------------------------------------------------- views
 
 def _best_epoch(history):
     """Epoch with the lowest validation loss (train loss when there is no validation)."""
@@ -79,7 +355,7 @@ def progress_line(estimator, history, done=False):
     return " · ".join(parts)
 
 
-class TextProgress:
+class TextProgress(Callback):
     """Plain-text progress: one line per epoch, at most one every ``min_interval`` seconds
     (the last epoch is always printed)."""
 
@@ -90,7 +366,7 @@ class TextProgress:
     def _print(self, text):
         print(text, file=self.file or sys.stdout, flush=True)
 
-    def on_train_begin(self, estimator):
+    def on_train_begin(self, estimator, **kwargs):
         self._last = -math.inf
         self._history = None
         self._printed_epoch = None
@@ -110,7 +386,7 @@ class TextProgress:
         parts.append(f"{row['time']:.2f}s")
         return "  ".join(parts)
 
-    def on_epoch_end(self, estimator, history):
+    def on_epoch_end(self, estimator, history=None, **kwargs):
         self._epochs = getattr(estimator, "epochs", None)
         self._history = history
         now = time.perf_counter()
@@ -119,7 +395,7 @@ class TextProgress:
             self._printed_epoch = int(history["epoch"].iloc[-1])
             self._print(self._line(history))
 
-    def on_train_end(self, estimator):
+    def on_train_end(self, estimator, **kwargs):
         history = _final_history(estimator, self._history)
         if history is None or len(history) == 0:
             return
@@ -128,7 +404,7 @@ class TextProgress:
         self._print(progress_line(estimator, history, done=True))
 
 
-class LiveLossPlot:
+class LiveLossPlot(Callback):
     """Notebook view: loss, metric and learning-rate curves redrawn in place.
 
     The figure is a plain ``matplotlib.figure.Figure`` (no pyplot state), rendered to PNG and
@@ -208,43 +484,23 @@ class LiveLossPlot:
         figure.suptitle(progress_line(estimator, history, done=done), fontsize="medium")
 
     # -- callback protocol
-    def on_train_begin(self, estimator):
+    def on_train_begin(self, estimator, **kwargs):
         self._new_live()
         self.n_draws = 0
         self._history = None
         self.draw(estimator, None)
         self.handle = self.live.show()
 
-    def on_epoch_end(self, estimator, history):
+    def on_epoch_end(self, estimator, history=None, **kwargs):
         self._history = history
         # throttled by the LiveFigure: at most every min_interval s and ~max_share of the run
         if self.live.draw(self._draw_axes, estimator, history, False):
             self.n_draws += 1
 
-    def on_train_end(self, estimator):
+    def on_train_end(self, estimator, **kwargs):
         if self.figure is None:
             return
         self.draw(estimator, _final_history(estimator, self._history), done=True)
-
-
-class OptunaPruning:
-    """Reports ``monitor`` to an Optuna trial each epoch and raises ``optuna.TrialPruned`` when
-    the trial's pruner says so. Lower is better for losses; the study's direction decides."""
-
-    def __init__(self, trial, monitor="val_loss"):
-        self.trial = trial
-        self.monitor = monitor
-
-    def on_epoch_end(self, estimator, history):
-        import optuna
-
-        value = float(history[self.monitor].iloc[-1])
-        if math.isnan(value):
-            value = float(history["train_loss"].iloc[-1])
-        epoch = int(history["epoch"].iloc[-1])
-        self.trial.report(value, epoch)
-        if self.trial.should_prune():
-            raise optuna.TrialPruned(f"pruned at epoch {epoch} ({self.monitor}={value:.4g})")
 
 
 def progress_view(kind="auto"):

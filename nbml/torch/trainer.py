@@ -5,10 +5,11 @@ permuted copy and the batches are contiguous slices of it (no per-item ``Dataset
 running loss is summed on the device, so the host waits on the device once per epoch; evaluation
 runs under ``torch.inference_mode()``.
 
-Progress is reported to callbacks (see :mod:`nbml.torch.callbacks`): objects with any of
-``on_train_begin(estimator)``, ``on_epoch_end(estimator, history)``, ``on_train_end(estimator)``.
-An exception raised by a callback propagates (e.g. ``optuna.TrialPruned``), except
-``KeyboardInterrupt``, which stops training like Ctrl-C does.
+``Trainer.fit`` is forward, backward and step; everything else -- the NaN check, the learning-rate
+schedule, gradient clipping, the best-weights checkpoint, early stopping, pruning reports and
+progress views -- is a callback (see :mod:`nbml.torch.callbacks` for the hooks). An exception
+raised by a callback propagates (e.g. ``optuna.TrialPruned``), except ``KeyboardInterrupt``, which
+stops training like Ctrl-C does.
 
 This module imports neither IPython nor any view.
 """
@@ -21,10 +22,22 @@ import signal
 import threading
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
+
+from nbml.torch.callbacks import (
+    HOOKS,
+    Checkpoint,
+    EarlyStopping,
+    GradientClipping,
+    LRScheduler,
+    NaNCheck,
+    NaNLossError,  # noqa: F401 - public here since before the callbacks held the NaN check
+    as_callback,
+    overrides,
+)
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 INITS = ("default", "xavier", "he", "normal")
@@ -38,10 +51,6 @@ SCHEDULER_FORMS = (
 )
 LOSSES = ("cross_entropy", "bce", "mse")
 _EVAL_CHUNK = 16384
-
-
-class NaNLossError(ValueError):
-    """The training loss became NaN or infinite (nearly always: the learning rate is too high)."""
 
 
 class TrainingInterrupted(UserWarning):
@@ -378,13 +387,6 @@ class _InterruptGuard:
         return False
 
 
-def _call(callbacks, method, *args):
-    for callback in callbacks:
-        hook = getattr(callback, method, None)
-        if hook is not None:
-            hook(*args)
-
-
 # ----------------------------------------------------------------------------- the loop
 @dataclass
 class TrainOutcome:
@@ -393,6 +395,76 @@ class TrainOutcome:
     interrupted: bool
     stopped_early: bool
     device: str
+
+
+@dataclass(eq=False)
+class TrainingRun:
+    """One ``Trainer.fit`` as its callbacks see it (the ``run`` keyword of every hook).
+
+    A callback reads ``module``, ``optimizer``, ``params`` (the trainable ones), ``bounds`` (the
+    batches' ``(start, stop)`` rows), ``epochs``, ``has_val`` and ``history()``, and sets
+    ``stop = True`` to end training after the current epoch.
+    """
+
+    module: object
+    optimizer: object
+    params: list
+    bounds: list
+    epochs: int
+    has_val: bool
+    columns: list
+    rows: list = field(default_factory=list)
+    stop: bool = False
+    interrupted: bool = False
+
+    def history(self):
+        """The epochs so far as a DataFrame (columns ``epoch, train_loss, val_loss, val_<metric>,
+        lr, time``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows, columns=self.columns)
+
+
+class _Hooks:
+    """Calls a hook on every callback that overrides it, in order, as ``hook(owner, run=run,
+    **kwargs)``. The overriding methods are looked up once per fit, so a hook nobody uses costs
+    nothing inside the batch loop."""
+
+    def __init__(self, callbacks, owner, run):
+        self.owner, self.run = owner, run
+        self.methods = {
+            hook: [getattr(c, hook) for c in callbacks if overrides(c, hook)] for hook in HOOKS
+        }
+        self.need_history = any(c.needs_history for c in callbacks if overrides(c, "on_epoch_end"))
+
+    def __call__(self, hook, **kwargs):
+        for method in self.methods[hook]:
+            method(self.owner, run=self.run, **kwargs)
+
+
+def _as_tensors(X, y, loss, device):
+    import torch
+
+    y_dtype = torch.long if loss == "cross_entropy" else torch.float32
+    X_t = X if isinstance(X, torch.Tensor) else to_tensor(X, torch.float32, device)
+    y_t = y if isinstance(y, torch.Tensor) else to_tensor(y, y_dtype, device)
+    X_t, y_t = X_t.to(device), y_t.to(device)
+    if loss == "mse" and y_t.dim() == 1:
+        y_t = y_t.reshape(-1, 1)
+    return X_t, y_t
+
+
+def _row_weights(sample_weight, device):
+    """Weights scaled to mean 1; None when all are equal (then the plain mean loss is the same)."""
+    import torch
+
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    mean = w.mean()
+    if not (mean > 0):
+        raise ValueError("sample_weight must have a positive sum")
+    return None if np.all(w == mean) else to_tensor(w / mean, torch.float32, device)
 
 
 @dataclass
@@ -409,6 +481,20 @@ class Trainer:
     patience: int | None = None
     clip: float | None = None
     device: str = "auto"
+
+    def default_callbacks(self):
+        """The behaviours these options ask for, in the order they see each epoch's end: the
+        NaN check before anything uses the loss, then the schedule, then the checkpoint (the
+        best epoch), then early stopping; the caller's callbacks come after all of them."""
+        callbacks = [NaNCheck()]
+        if parse_scheduler(self.scheduler) is not None:
+            callbacks.append(LRScheduler(self.scheduler))
+        if self.clip is not None:
+            callbacks.append(GradientClipping(self.clip))
+        callbacks.append(Checkpoint(restore=self.patience is not None))
+        if self.patience is not None:
+            callbacks.append(EarlyStopping(self.patience))
+        return callbacks
 
     def fit(
         self,
@@ -431,144 +517,97 @@ class Trainer:
         (y: ``(n,)`` or ``(n, k)`` floats). ``sample_weight`` scales each row's loss.
         With ``X_val``/``y_val`` the validation loss and metric are recorded each epoch, the best
         weights are kept, and with ``patience`` training stops early and restores them.
-        ``on_outcome(outcome)`` is called before the callbacks' ``on_train_end`` (the estimators
-        store their fitted attributes there, so views can read them).
+        ``callbacks`` run after :meth:`default_callbacks`, with ``owner`` (default: this
+        trainer) as their first argument. ``on_outcome(outcome)`` is called before the
+        callbacks' ``on_train_end`` (the estimators store their fitted attributes there, so
+        views can read them).
         """
-        import pandas as pd
-        import torch
-
         if loss not in LOSSES:
             raise _bad("loss", loss, "use one of " + ", ".join(LOSSES))
         device = resolve_device(self.device)
-        owner = self if owner is None else owner
-        callbacks = list(callbacks or ())
         module.to(device)
-
-        y_dtype = torch.long if loss == "cross_entropy" else torch.float32
-        X_t = X if isinstance(X, torch.Tensor) else to_tensor(X, torch.float32, device)
-        y_t = y if isinstance(y, torch.Tensor) else to_tensor(y, y_dtype, device)
-        X_t, y_t = X_t.to(device), y_t.to(device)
-        if loss == "mse" and y_t.dim() == 1:
-            y_t = y_t.reshape(-1, 1)
-        n = len(X_t)
-        w_t = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            mean = w.mean()
-            if not (mean > 0):
-                raise ValueError("sample_weight must have a positive sum")
-            if not np.all(w == mean):
-                w_t = to_tensor(w / mean, torch.float32, device)
+        train = (*_as_tensors(X, y, loss, device), _row_weights(sample_weight, device))
         has_val = X_val is not None and y_val is not None and len(X_val) > 0
-        if has_val:
-            Xv = X_val if isinstance(X_val, torch.Tensor) else to_tensor(X_val, torch.float32, device)
-            yv = y_val if isinstance(y_val, torch.Tensor) else to_tensor(y_val, y_dtype, device)
-            Xv, yv = Xv.to(device), yv.to(device)
-            if loss == "mse" and yv.dim() == 1:
-                yv = yv.reshape(-1, 1)
+        val = _as_tensors(X_val, y_val, loss, device) if has_val else None
         metric_name = metric_name or ("r2" if loss == "mse" else "accuracy")
+        run = self._start(module, len(train[0]), has_val, metric_name)
+        own = self.default_callbacks()
+        checkpoint = next(c for c in own if isinstance(c, Checkpoint))
+        owner = self if owner is None else owner
+        hooks = _Hooks(own + [as_callback(c) for c in callbacks or ()], owner, run)
+        with _InterruptGuard() as guard:
+            try:
+                self._epochs(run, hooks, guard, train, val, loss)
+            except KeyboardInterrupt:
+                run.interrupted = True
+                warnings.warn(
+                    f"training interrupted after {len(run.rows)} complete epoch(s); keeping "
+                    f"{checkpoint.kept()} and the history so far",
+                    TrainingInterrupted,
+                    stacklevel=3,
+                )
+        module.eval()
+        outcome = TrainOutcome(run.history(), checkpoint.best_epoch, run.interrupted,
+                               run.stop and not run.interrupted, str(device))
+        if on_outcome is not None:
+            on_outcome(outcome)
+        hooks("on_train_end", outcome=outcome)
+        return outcome
 
+    def _start(self, module, n_rows, has_val, metric_name):
         params = [p for p in module.parameters() if p.requires_grad]
         if not params:
             raise ValueError("the module has no trainable parameters")
         optimizer = make_optimizer(self.optimizer, params, self.lr, self.momentum, self.weight_decay)
-        bounds = batch_bounds(n, int(self.batch_size))
-        scheduler, per_batch = make_scheduler(self.scheduler, optimizer, self.epochs, len(bounds))
-        plateau = scheduler is not None and type(scheduler).__name__ == "ReduceLROnPlateau"
-        batch_loss = _batch_loss(loss)
-        clip = self.clip
-        patience = self.patience
-
-        rows = []
-        history = None
-        best_loss, best_epoch, best_state, waited = math.inf, None, None, 0
-        interrupted = stopped_early = False
         columns = ["epoch", "train_loss", "val_loss", f"val_{metric_name}", "lr", "time"]
+        return TrainingRun(module, optimizer, params, batch_bounds(n_rows, int(self.batch_size)),
+                           int(self.epochs), has_val, columns)
 
-        with _InterruptGuard() as guard:
-            try:
-                _call(callbacks, "on_train_begin", owner)
-                for epoch in range(1, int(self.epochs) + 1):
-                    started = time.perf_counter()
-                    lr_now = optimizer.param_groups[0]["lr"]
-                    module.train()
-                    order = torch.randperm(n, device=device)
-                    Xp, yp = X_t[order], y_t[order]
-                    wp = w_t[order] if w_t is not None else None
-                    total = torch.zeros((), device=device)
-                    for start, stop in bounds:
-                        out = module(Xp[start:stop])
-                        value = batch_loss(
-                            out, yp[start:stop], wp[start:stop] if wp is not None else None
-                        )
-                        optimizer.zero_grad(set_to_none=True)
-                        value.backward()
-                        if clip is not None:
-                            torch.nn.utils.clip_grad_norm_(params, clip)
-                        optimizer.step()
-                        if per_batch:
-                            scheduler.step()
-                        total.add_(value.detach(), alpha=stop - start)
-                        if guard.requested:
-                            raise KeyboardInterrupt
-                    train_loss = float(total) / n
-                    if not math.isfinite(train_loss):
-                        raise NaNLossError(
-                            f"the training loss became {train_loss} at epoch {epoch} with "
-                            f"lr={lr_now:g}: the learning rate is probably too high (try "
-                            f"lr={lr_now / 10:g} or clip=1.0), or X/y hold huge values "
-                            "(scale the features)"
-                        )
-                    val_loss = val_metric = math.nan
-                    if has_val:
-                        val_loss, val_metric = _val_scores(loss, predict_raw(module, Xv), yv)
-                    if scheduler is not None and not per_batch:
-                        if plateau:
-                            scheduler.step(val_loss if has_val else train_loss)
-                        else:
-                            scheduler.step()
-                    rows.append(
-                        (epoch, train_loss, val_loss, val_metric, lr_now,
-                         time.perf_counter() - started)
-                    )
-                    monitored = val_loss if has_val else train_loss
-                    if monitored < best_loss:
-                        best_loss, best_epoch, waited = monitored, epoch, 0
-                        if has_val:
-                            best_state = {
-                                k: v.detach().clone() for k, v in module.state_dict().items()
-                            }
-                    else:
-                        waited += 1
-                    if callbacks:
-                        history = pd.DataFrame(rows, columns=columns)
-                        _call(callbacks, "on_epoch_end", owner, history)
-                    if guard.requested:
-                        raise KeyboardInterrupt
-                    if patience is not None and has_val and waited >= patience:
-                        stopped_early = True
-                        break
-            except KeyboardInterrupt:
-                interrupted = True
-                kept = f"the weights of epoch {best_epoch}" if best_state is not None else (
-                    "the current weights"
-                )
-                warnings.warn(
-                    f"training interrupted after {len(rows)} complete epoch(s); keeping "
-                    f"{kept} and the history so far",
-                    TrainingInterrupted,
-                    stacklevel=3,
-                )
+    def _epochs(self, run, hooks, guard, train, val, loss):
+        batch_loss = _batch_loss(loss)
+        hooks("on_train_begin")
+        for epoch in range(1, run.epochs + 1):
+            started = time.perf_counter()
+            lr = run.optimizer.param_groups[0]["lr"]
+            hooks("on_epoch_begin", epoch=epoch)
+            train_loss = _train_epoch(run, hooks, guard, train, batch_loss)
+            val_loss = val_metric = math.nan
+            if val is not None:
+                val_loss, val_metric = _val_scores(loss, predict_raw(run.module, val[0]), val[1])
+            run.rows.append((epoch, train_loss, val_loss, val_metric, lr, time.perf_counter() - started))
+            hooks("on_epoch_end", history=run.history() if hooks.need_history else None, epoch=epoch,
+                  train_loss=train_loss, val_loss=val_loss, val_metric=val_metric, lr=lr)
+            if guard.requested:
+                raise KeyboardInterrupt
+            if run.stop:
+                break
 
-        if best_state is not None and (patience is not None or interrupted):
-            module.load_state_dict(best_state)
-        module.eval()
-        history = pd.DataFrame(rows, columns=columns)
-        outcome = TrainOutcome(history, best_epoch, interrupted, stopped_early, str(device))
-        if on_outcome is not None:
-            on_outcome(outcome)
-        _call(callbacks, "on_train_end", owner)
-        return outcome
+
+def _train_epoch(run, hooks, guard, train, batch_loss):
+    """One pass over the rows in a new random order; returns the mean training loss."""
+    import torch
+
+    X, y, w = train
+    order = torch.randperm(len(X), device=X.device)
+    X, y, w = X[order], y[order], None if w is None else w[order]
+    module, optimizer, owner = run.module, run.optimizer, hooks.owner
+    on_grad, on_batch = hooks.methods["on_grad_computed"], hooks.methods["on_batch_end"]
+    # summed on the device: the host waits for the device once per epoch, not per batch
+    total = torch.zeros((), device=X.device)
+    module.train()
+    for start, stop in run.bounds:
+        value = batch_loss(module(X[start:stop]), y[start:stop], None if w is None else w[start:stop])
+        optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        for hook in on_grad:
+            hook(owner, run=run)
+        optimizer.step()
+        for hook in on_batch:
+            hook(owner, run=run)
+        total.add_(value.detach(), alpha=stop - start)
+        if guard.requested:  # the first Ctrl-C: stop between batches, never inside a step
+            raise KeyboardInterrupt
+    return float(total) / len(X)
 
 
 def copy_module(module):

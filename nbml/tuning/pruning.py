@@ -19,6 +19,10 @@ import math
 
 import numpy as np
 
+# the torch estimators' per-epoch report is a training callback, the same class users pass as
+# ``OptunaPruning``; nbml.torch.callbacks imports no torch
+from nbml.torch.callbacks import EpochReporter  # noqa: F401
+
 PRUNERS = ("median", "halving", "hyperband")
 
 
@@ -51,50 +55,6 @@ def is_epoch_model(estimator) -> bool:
     except Exception:
         return False
     return "callbacks" in params and "epochs" in params
-
-
-class EpochReporter:
-    """Torch-estimator callback: counts epochs and, on the first fold, reports the epoch's
-    validation score to ``report(step, value)`` (which raises ``optuna.TrialPruned`` to stop)."""
-
-    def __init__(self, report=None, metric: str = "accuracy", greater: bool = True):
-        self.report = report
-        self.metric = metric
-        self.greater = greater
-        self.epochs = 0
-        self.active = True
-
-    def on_epoch_end(self, estimator, history):
-        self.epochs += 1
-        if self.report is None or not self.active or history is None or len(history) == 0:
-            return
-        last = history.iloc[-1]
-        column = f"val_{self.metric}"
-        if self.greater:
-            if column not in history.columns or not _finite(last.get(column)):
-                column = next((c for c in history.columns if c.startswith("val_") and c != "val_loss"
-                               and _finite(last.get(c))), None)
-            value = last.get(column) if column else None
-            if value is None:
-                loss = last.get("val_loss")
-                value = -loss if _finite(loss) else None
-        else:
-            value = last.get(column) if column in history.columns else last.get("val_loss")
-        if not _finite(value):  # no validation rows: the training loss is the signal left
-            loss = last.get("train_loss")
-            value = (-loss if self.greater else loss) if _finite(loss) else None
-        if _finite(value):
-            self.report(int(last["epoch"]), float(value))
-
-    def __deepcopy__(self, memo):  # clone() must not copy the trial behind ``report``
-        return self
-
-
-def _finite(value) -> bool:
-    try:
-        return value is not None and math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 # -- models that train in iterations (not nbml's torch estimators) ---------------------------
