@@ -31,14 +31,24 @@ def check_prune(prune) -> str | None:
         return None
     if prune is True:
         return "median"
+    if not isinstance(prune, str) and _is_optuna_pruner(prune):
+        return prune  # the user's own pruner object, as it is
     if prune not in PRUNERS:
         raise ValueError(f"prune={prune!r} is not a pruner; use one of {', '.join(PRUNERS)} (or None)")
     return prune
 
 
-def make_pruner(prune: str | None, max_resource: int | None = None):
+def _is_optuna_pruner(obj) -> bool:
     import optuna
 
+    return isinstance(obj, optuna.pruners.BasePruner)
+
+
+def make_pruner(prune, max_resource: int | None = None):
+    import optuna
+
+    if isinstance(prune, optuna.pruners.BasePruner):
+        return prune
     if prune is None:
         return optuna.pruners.NopPruner()
     if prune == "median":
