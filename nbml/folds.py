@@ -18,11 +18,27 @@ from nbml.errors import NbmlError
 
 
 def fit_model(model, X, y, task, fit_params=None):
+    X = guarded(model, X)
     if task == "clustering":
         model.fit(X, **(fit_params or {}))
     else:
         model.fit(X, y, **(fit_params or {}))
     return model
+
+
+def guarded(model, X):
+    """The rows a model may not change: a model that edits ``X`` in place (its own business)
+    must not change the split, a fold other trials reuse or an earlier result's rows. nbml's
+    preprocessing never edits its input, so only a model without it gets a copy (a DataFrame)
+    or a read-only view (an array, which costs nothing)."""
+    steps = getattr(model, "steps", None)
+    if steps and steps[0][0] == "preprocess":
+        return X
+    if isinstance(X, np.ndarray):
+        view = X.view()
+        view.flags.writeable = False
+        return view
+    return X.copy() if isinstance(X, pd.DataFrame) else X
 
 
 class Fold:

@@ -65,6 +65,10 @@ def predict(model, X, task: str, label: str = "validation", y=None) -> Predictio
         labels = final_estimator(model).predict(Xt) if hasattr(final_estimator(model), "predict") \
             else final_estimator(model).labels_
         return Predictions(task, None, np.asarray(labels), X=Xt, label=label)
+    if isinstance(X, pd.DataFrame):  # a model's predict may not edit the split's rows either
+        from nbml.folds import guarded
+
+        X = guarded(model, X)
     y_pred = np.asarray(model.predict(X))
     proba = scores = classes = None
     if task == "classification":
