@@ -19,6 +19,10 @@ from nbml.errors import NbmlError
 TASKS = ("auto", "classification", "regression", "clustering")
 # an integer target with at most this many distinct values is taken as class labels
 MAX_INTEGER_CLASSES = 20
+# fewer rows than this in a part of a split (train, or a non-empty validation/test part) gets a warning:
+# a model fit or scored on so few rows says little
+MIN_ROWS_PER_PART = 5
+DEFAULT_TEST = DEFAULT_VAL = 0.2
 
 _active: "Split | None" = None
 
@@ -51,6 +55,7 @@ class Split:
     fingerprint: str = ""
     name: str | None = None
     options: object = None  # nbml.preprocess.Options: preprocessing defaults for train()
+    notes: list = field(default_factory=list)  # what split() read or changed, shown under the summary
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -93,12 +98,14 @@ class Split:
         return pd.DataFrame(rows).T
 
     def _describe(self) -> tuple[str, str]:
-        kinds = ", ".join(f"{n} {k}" for k, n in self.feature_types().items() if n)
+        kinds = ", ".join(f"{n} {k}{' (as seconds)' if k == 'timedelta' else ''}"
+                          for k, n in self.feature_types().items() if n)
         head = (f"{self.task} on target {self.target!r}" if self.target else "clustering (no target)")
         text = f"{head}; {self.X_train.shape[1]} features ({kinds or 'none'}); seed {self.seed}"
-        notes = ""
+        notes = list(self.notes)
         if self.dropped_columns:
-            notes = f"dropped all-missing columns: {', '.join(map(str, self.dropped_columns))}"
+            notes.insert(0, f"dropped all-missing columns: {', '.join(map(str, self.dropped_columns))}")
+        notes = "; ".join(notes)
         changed = self.options.changed() if self.options is not None else {}
         if changed:
             text += "; preprocessing " + ", ".join(f"{k}={v}" for k, v in changed.items())
@@ -139,10 +146,24 @@ def infer_task(y: pd.Series | None) -> str:
 
 
 def feature_types(X: pd.DataFrame) -> dict:
-    kinds = {"numeric": 0, "categorical": 0, "boolean": 0, "datetime": 0}
+    """Columns per kind; ``timedelta`` (durations, used as seconds) only when there are some."""
+    kinds = {"numeric": 0, "categorical": 0, "boolean": 0, "datetime": 0, "timedelta": 0}
     for col in X.columns:
-        kinds[column_kind(X[col])] += 1
+        kinds["timedelta" if is_timedelta(X[col]) else column_kind(X[col])] += 1
+    if not kinds["timedelta"]:
+        del kinds["timedelta"]
     return kinds
+
+
+def is_timedelta(s: pd.Series) -> bool:
+    """Durations: the preprocessing uses them as seconds (a number), not as categories."""
+    return pd.api.types.is_timedelta64_dtype(s)
+
+
+def shown(value):
+    """A value as a message shows it: numpy scalars as the Python value they hold (``'x'``,
+    ``1``), not as ``np.str_('x')`` or ``np.int64(1)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def column_kind(s: pd.Series) -> str:
@@ -189,6 +210,12 @@ def _pick_target(df: pd.DataFrame, target):
     """Return (X, y, target_name) from a frame and a column name/index or an array."""
     if target is None:
         return df, None, None
+    target = shown(target)
+    if isinstance(target, str) and target not in df.columns:
+        # a name typed on a magic's line is text: '3' names the column 3 of a frame with integer names
+        named = [c for c in df.columns if not isinstance(c, str) and str(c) == target]
+        if len(named) == 1:
+            target = named[0]
     if isinstance(target, (str, int, np.integer)) and not isinstance(target, bool):
         if target in df.columns:
             return df.drop(columns=[target]), df[target], target
@@ -206,29 +233,40 @@ def _pick_target(df: pd.DataFrame, target):
     return df, y, y.name
 
 
-def _parse_fraction(value, name: str) -> float:
+def _parse_fraction(value, name: str) -> tuple[float, str | None]:
+    """A test/validation share: a fraction below 1 (0.2), or a whole percentage (20). Returns the
+    fraction and, for a percentage, the note that says how it was read. Anything in between
+    (1, 1.5, 12.5) is ambiguous and refused."""
     try:
         f = float(value)
     except (TypeError, ValueError):
-        raise NbmlError(f"{name}={value!r} is not a number; use a fraction such as 0.2 (or a percentage "
-                        f"such as 20)") from None
-    if 1 <= f < 100:  # a percentage, as in 70-15-15
-        f /= 100
-    if not 0 <= f < 1:
-        raise NbmlError(f"{name}={value!r} is out of range; use a fraction in [0, 1) such as 0.2")
-    return f
+        raise NbmlError(f"{name}={shown(value)!r} is not a number; use a fraction below 1 such as 0.2 (or a whole "
+                        f"percentage such as 20)") from None
+    if 0 <= f < 1:
+        return f, None
+    if not 1 <= f < 100:
+        raise NbmlError(f"{name}={f:g} is out of range; use a fraction below 1 such as 0.2 (or a whole "
+                        f"percentage such as 20)")
+    if f == 1 or f != int(f):
+        raise NbmlError(f"{name}={f:g} is ambiguous: a fraction must be below 1 (e.g. {name}=0.2) and a "
+                        f"percentage a whole number (e.g. {name}=20); write {f / 100:g} for {f:g} %")
+    return f / 100, f"{name}={f:g} read as {f:g} % of the rows"
 
 
 def parse_ratio(ratio: str) -> tuple[float, float]:
-    """``"70-15-15"`` (train-val-test, percentages or fractions) -> (test, val) fractions."""
+    """``"70-15-15"`` (train-val-test percentages adding up to 100, or fractions adding up to 1)
+    -> (test, val) fractions."""
     parts = str(ratio).replace("/", "-").replace(":", "-").split("-")
     try:
         nums = [float(p) for p in parts]
     except ValueError:
         nums = []
-    if len(nums) != 3 or any(n < 0 for n in nums) or sum(nums) <= 0 or nums[0] == 0:
+    if len(nums) != 3 or any(not np.isfinite(n) or n < 0 for n in nums) or sum(nums) <= 0 or nums[0] == 0:
         raise NbmlError(f"ratio={ratio!r} is not train-val-test; use e.g. '60-20-20' or '70-15-15'")
     total = sum(nums)
+    if not (abs(total - 100) < 1e-6 or abs(total - 1) < 1e-9):
+        raise NbmlError(f"ratio={ratio!r} adds up to {total:g}; a ratio must add up to 100 (e.g. '60-20-20', "
+                        f"'70-15-15') or to 1 (e.g. '0.7-0.15-0.15')")
     return nums[2] / total, nums[1] / total
 
 
@@ -244,16 +282,17 @@ def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
 
 # -- split ---------------------------------------------------------------------------
 
-def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, activate=True,
+def split(df, target=None, test=None, val=None, seed=0, task="auto", ratio=None, activate=True,
           **preprocessing) -> Split:
     """Split ``df`` into train/validation/test and make it the active dataset.
 
     ``target`` is a column name (or a 1-D array the length of ``df``); without one the
-    task is clustering. ``test``/``val`` are fractions of all rows (or percentages), or
-    give ``ratio="70-15-15"``. Classification splits are stratified. Raises ``ValueError``
-    with one clear line for data that cannot be trained on. ``preprocessing`` options
-    (impute, scale, encode, outliers, balance, interactions, poly, select) become the
-    defaults of ``train()`` on this split.
+    task is clustering. ``test``/``val`` are fractions of all rows below 1 (default 0.2
+    each) or whole percentages (20), or give ``ratio="70-15-15"`` (adding up to 100) instead.
+    Classification splits are stratified. Raises ``ValueError`` with one clear line for data
+    that cannot be trained on; warns when a part has fewer than ``MIN_ROWS_PER_PART`` rows.
+    ``preprocessing`` options (impute, scale, encode, outliers, balance, interactions, poly,
+    select) become the defaults of ``train()`` on this split.
     """
     from nbml.preprocess import OPTION_NAMES, Options
 
@@ -264,11 +303,7 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
     options = Options.merge(None, **preprocessing)
     if task not in TASKS:
         raise NbmlError(f"task={task!r} is not one of {', '.join(TASKS)}")
-    if ratio is not None:
-        test, val = parse_ratio(ratio)
-    test, val = _parse_fraction(test, "test"), _parse_fraction(val, "val")
-    if test + val >= 1:
-        raise NbmlError(f"test={test:g} and val={val:g} leave no training rows; keep test + val below 1")
+    test, val, notes = _shares(test, val, ratio)
     try:
         seed = int(seed)
     except (TypeError, ValueError):
@@ -277,12 +312,78 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
     frame = as_frame(df)
     if frame.shape[0] == 0:
         raise NbmlError("the data is empty (0 rows): nothing to split")
+    _check_unique_columns(frame.columns, target)
     X, y, target_name = _pick_target(frame, target)
     if X.shape[1] == 0:
         raise NbmlError("the data has no feature columns besides the target")
     X = X.copy()
     X.columns = [str(c) for c in X.columns]
+    _check_unique_columns(X.columns, None, renamed=True)
+    y, task = _checked_target(y, target_name, task, notes)
+    X, all_nan = _checked_features(X, notes)
 
+    classes = None
+    if task == "classification":
+        classes = np.array(sorted(pd.unique(y), key=_sort_key), dtype=object if y.dtype == object else None)
+        if len(classes) < 2:
+            raise NbmlError(f"target {target_name!r} has a single class ({shown(classes[0])!r}): classification "
+                            f"needs at least two")
+        counts = y.value_counts()
+        need = 1 + (test > 0) + (val > 0)
+        if counts.min() < need:
+            rare = shown(counts.idxmin())
+            raise NbmlError(f"class {rare!r} of {target_name!r} has only {counts.min()} row(s); a stratified "
+                            f"split needs at least {need} per class: add rows, merge or drop that class")
+
+    n = len(X)
+    n_test, n_val = int(round(n * test)), int(round(n * val))
+    if n - n_test - n_val < 1:
+        raise NbmlError(f"{n} rows are too few for test={test:g}, val={val:g}")
+    X_rest, X_test, y_rest, y_test = _cut(X, y, n_test, task, seed)
+    X_train, X_val, y_train, y_val = _cut(X_rest, y_rest, n_val, task, seed + 1)
+    _warn_small_parts(len(X_train), len(X_val), len(X_test))
+
+    result = Split(X_train, X_val, X_test, y_train, y_val, y_test, task=task, target=target_name,
+                   classes_=classes, seed=seed, dropped_columns=all_nan,
+                   fingerprint=fingerprint(X, y), options=options, notes=notes)
+    if activate:
+        set_active(result)
+    return result
+
+
+def _shares(test, val, ratio) -> tuple[float, float, list]:
+    """(test, val) fractions from ``test``/``val`` or ``ratio``, and notes on how they were read."""
+    if ratio is not None:
+        if test is not None or val is not None:
+            given = " and ".join(f"{k}={shown(v)}" for k, v in (("test", test), ("val", val)) if v is not None)
+            raise NbmlError(f"give ratio={ratio!r} or {given}, not both: a ratio already sets the test and "
+                            f"validation shares")
+        test, val = parse_ratio(ratio)
+    test, test_note = _parse_fraction(DEFAULT_TEST if test is None else test, "test")
+    val, val_note = _parse_fraction(DEFAULT_VAL if val is None else val, "val")
+    if test + val >= 1:
+        raise NbmlError(f"test={test:g} and val={val:g} leave no training rows; keep test + val below 1")
+    return test, val, [note for note in (test_note, val_note) if note]
+
+
+def _check_unique_columns(columns, target, renamed=False):
+    """Duplicated column names make ``df[name]`` a frame, and every later step ambiguous."""
+    counts = pd.Series(list(columns)).value_counts()
+    twice = [shown(c) for c in counts.index[counts > 1]]
+    if not twice:
+        return
+    if renamed:
+        raise NbmlError(f"column names {', '.join(map(repr, twice))} are duplicated once read as text (e.g. 1 and "
+                        f"'1'); rename one of each, e.g. df.columns = df.columns.astype(str) then rename")
+    shown_names = ", ".join(f"{c!r} ({counts[c]}×)" for c in counts.index[counts > 1])
+    fix = "rename them (df.columns = [...]) or drop the copies: df.loc[:, ~df.columns.duplicated()]"
+    if target is not None and shown(target) in twice:
+        raise NbmlError(f"the target {shown(target)!r} names {counts[target]} columns: {fix}")
+    raise NbmlError(f"duplicated column names: {shown_names}; {fix}")
+
+
+def _checked_target(y, target_name, task, notes):
+    """The target as split() can trust it (no missing labels, no unused categories) and the task."""
     if y is not None:
         n_missing = int(y.isna().sum())
         if n_missing:
@@ -290,6 +391,11 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
             raise NbmlError(f"target {target_name!r} has {n_missing} missing value(s) (rows {where}"
                             f"{', …' if n_missing > 5 else ''}); drop them first: "
                             f"df.dropna(subset=[{target_name!r}])")
+        if isinstance(y.dtype, pd.CategoricalDtype):
+            unused = [shown(c) for c in y.cat.categories if c not in set(y.unique())]
+            if unused:  # a class without rows cannot be learned, stratified or scored
+                y = y.cat.remove_unused_categories()
+                notes.append(f"unused categories of target {target_name!r} dropped: {', '.join(map(repr, unused))}")
     if task == "auto":
         task = infer_task(y)
     elif task == "clustering":
@@ -301,11 +407,15 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
                         f"{y.dtype}; use task='classification'")
     if task == "regression" and pd.api.types.is_bool_dtype(y):
         raise NbmlError(f"target {target_name!r} is boolean: use task='classification'")
+    return y, task
 
-    # all-missing columns carry no information: drop them, say so
+
+def _checked_features(X, notes):
+    """Drop all-missing columns (with a warning), refuse infinite values, note columns that are
+    read differently from their dtype (mixed types as text, durations as seconds)."""
     all_nan = [c for c in X.columns if X[c].isna().all()]
     if all_nan:
-        warnings.warn(f"dropped column(s) with no values at all: {', '.join(all_nan)}", stacklevel=2)
+        warnings.warn(f"dropped column(s) with no values at all: {', '.join(all_nan)}", stacklevel=3)
         X = X.drop(columns=all_nan)
         if X.shape[1] == 0:
             raise NbmlError("every feature column is entirely missing: nothing to learn from")
@@ -315,33 +425,25 @@ def split(df, target=None, test=0.2, val=0.2, seed=0, task="auto", ratio=None, a
         if bad:
             raise NbmlError(f"column(s) {', '.join(map(repr, bad))} contain infinite values; replace them "
                             f"first, e.g. df.replace([np.inf, -np.inf], np.nan) (missing values are imputed)")
+    mixed = [c for c in X.columns if X[c].dtype == object and mixed_types(X[c])]
+    if mixed:
+        notes.append(f"column(s) {', '.join(map(repr, mixed))} mix numbers and text: encoded as text")
+    return X, all_nan
 
-    classes = None
-    if task == "classification":
-        classes = np.array(sorted(pd.unique(y), key=_sort_key), dtype=object if y.dtype == object else None)
-        if len(classes) < 2:
-            raise NbmlError(f"target {target_name!r} has a single class ({classes[0]!r}): classification "
-                            f"needs at least two")
-        counts = y.value_counts()
-        need = 1 + (test > 0) + (val > 0)
-        if counts.min() < need:
-            rare = counts.idxmin()
-            raise NbmlError(f"class {rare!r} of {target_name!r} has only {counts.min()} row(s); a stratified "
-                            f"split needs at least {need} per class: add rows, merge or drop that class")
 
-    n = len(X)
-    n_test, n_val = int(round(n * test)), int(round(n * val))
-    if n - n_test - n_val < 1:
-        raise NbmlError(f"{n} rows are too few for test={test:g}, val={val:g}")
-    X_rest, X_test, y_rest, y_test = _cut(X, y, n_test, task, seed)
-    X_train, X_val, y_train, y_val = _cut(X_rest, y_rest, n_val, task, seed + 1)
+def mixed_types(s: pd.Series) -> list:
+    """The Python types of an object column's values when it mixes them (e.g. ['int', 'str'])."""
+    kinds = sorted({"str" if isinstance(v, str) else type(shown(v)).__name__ for v in s.dropna()})
+    return kinds if len(kinds) > 1 and "str" in kinds else []
 
-    result = Split(X_train, X_val, X_test, y_train, y_val, y_test, task=task, target=target_name,
-                   classes_=classes, seed=seed, dropped_columns=all_nan,
-                   fingerprint=fingerprint(X, y), options=options)
-    if activate:
-        set_active(result)
-    return result
+
+def _warn_small_parts(n_train, n_val, n_test):
+    small = [f"{n} {name} row{'s' if n != 1 else ''}"
+             for name, n in (("training", n_train), ("validation", n_val), ("test", n_test))
+             if 0 < n < MIN_ROWS_PER_PART or (name == "training" and n < MIN_ROWS_PER_PART)]
+    if small:
+        warnings.warn(f"only {', '.join(small)} (fewer than {MIN_ROWS_PER_PART} in a part): a model fit or scored "
+                      f"on so few rows says little; add rows, or use fewer parts (test=0 or val=0)", stacklevel=3)
 
 
 def _sort_key(v):

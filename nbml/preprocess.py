@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
-from nbml.data import column_kind
+from nbml.data import column_kind, is_timedelta
 from nbml.errors import NbmlError
 
 PREPROCESS = ("auto", "none")
@@ -172,12 +172,23 @@ class CorrelationFilter(TransformerMixin, BaseEstimator):
 
 
 def _to_float(X):
-    return np.asarray(pd.DataFrame(X).astype("float64"))
+    """Booleans as 0/1 and durations (timedelta columns) as seconds, all as float64."""
+    frame = pd.DataFrame(X)
+    durations = [c for c in frame.columns if is_timedelta(frame[c])]
+    if durations:
+        frame = frame.copy()
+        for c in durations:
+            frame[c] = frame[c].dt.total_seconds()
+    return np.asarray(frame.astype("float64"))
 
 
 def _to_object(X):
-    # one representation for str/category/object columns; missing values become np.nan
-    return pd.DataFrame(X).astype(object).where(pd.notna(X), np.nan)
+    """One representation for str/category/object columns: every value as text, so that a
+    column mixing numbers and text (1, 'x') is encoded like any other; missing values become
+    np.nan."""
+    frame = pd.DataFrame(X).astype(object)
+    present = pd.notna(frame)
+    return frame.where(~present, frame.astype(str)).where(present, np.nan)
 
 
 # -- the pipeline with fit-time row steps ---------------------------------------------------
@@ -247,9 +258,10 @@ def resample_rows(y, rows, how: str, seed) -> np.ndarray:
 # -- building ------------------------------------------------------------------------
 
 def columns_by_kind(X: pd.DataFrame) -> dict:
-    kinds = {"numeric": [], "categorical": [], "boolean": [], "datetime": []}
+    """Column names by how they are preprocessed; durations (``timedelta``) are numbers of seconds."""
+    kinds = {"numeric": [], "categorical": [], "boolean": [], "datetime": [], "timedelta": []}
     for col in X.columns:
-        kinds[column_kind(X[col])].append(col)
+        kinds["timedelta" if is_timedelta(X[col]) else column_kind(X[col])].append(col)
     return kinds
 
 
@@ -292,8 +304,9 @@ def build_preprocessor(X: pd.DataFrame, options: Options | None = None, task: st
     """A ``ColumnTransformer`` for the columns of ``X``.
 
     Default (``Options()``): numeric → median impute + standard scaling; categorical/string →
-    most-frequent impute + one-hot (unknown categories ignored); boolean → 0/1; datetime →
-    year, month, day, weekday, hour, then as numeric. Columns not seen here are dropped at
+    most-frequent impute + one-hot (unknown categories ignored), every value as text; boolean →
+    0/1; datetime → year, month, day, weekday, hour, then as numeric; timedelta → seconds, then
+    as numeric. Columns not seen here are dropped at
     predict time.
     """
     from sklearn.compose import ColumnTransformer
@@ -303,8 +316,11 @@ def build_preprocessor(X: pd.DataFrame, options: Options | None = None, task: st
     options = options or Options()
     kinds = columns_by_kind(X)
     steps = []
-    if kinds["numeric"]:
-        steps.append(("num", Pipeline(_numeric_steps(options)), kinds["numeric"]))
+    if kinds["numeric"] or kinds["timedelta"]:
+        numeric_steps = _numeric_steps(options)
+        if kinds["timedelta"]:  # durations as seconds, then like any number (not one-hot categories)
+            numeric_steps.insert(0, ("seconds", FunctionTransformer(_to_float, feature_names_out="one-to-one")))
+        steps.append(("num", Pipeline(numeric_steps), kinds["numeric"] + kinds["timedelta"]))
     if kinds["categorical"]:
         steps.append(("cat", Pipeline([
             ("to_object", FunctionTransformer(_to_object, feature_names_out="one-to-one")),

@@ -3,8 +3,12 @@
 A space maps a parameter name to its values:
 
 - a list (or ``choice(*values)``): categorical values, and the grid of ``method="grid"``;
+- a tuple of two numbers ``(low, high)``, as tutorials write ranges: integers ``low..high``
+  (both included) when both are integers, else floats in ``[low, high]``; a tuple of more numbers
+  is refused (a list says "these values");
 - ``uniform(a, b)``, ``loguniform(a, b)``: floats in ``[a, b]`` (log-scaled for the second);
-- ``randint(a, b)``, ``logint(a, b)``: integers ``a..b``, both ends included;
+- ``randint(a, b)``, ``logint(a, b)``: integers ``a..b``, both ends included (unlike
+  ``scipy.stats.randint``, whose ``b`` is left out);
 - a frozen ``scipy.stats`` distribution (random search samples it; Bayesian search
   understands uniform, loguniform and randint).
 
@@ -42,10 +46,16 @@ class Dimension:
         return self.kind == "categorical"
 
 
+def _plain(value):
+    """numpy scalars as the Python numbers they hold, so messages show ``2.0``, not ``np.float64(2.0)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 class Float(Dimension):
     kind = "float"
 
     def __init__(self, low, high, log=False, name="uniform"):
+        low, high = _plain(low), _plain(high)
         self.low, self.high, self.log, self.name = low, high, log, name
         for label, v in (("low", low), ("high", high)):
             if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
@@ -76,6 +86,7 @@ class Int(Dimension):
     kind = "int"
 
     def __init__(self, low, high, log=False, name="randint"):
+        low, high = _plain(low), _plain(high)
         self.low, self.high, self.log, self.name = low, high, log, name
         for label, v in (("low", low), ("high", high)):
             if not isinstance(v, numbers.Integral) or isinstance(v, bool):
@@ -170,7 +181,8 @@ def loguniform(low, high) -> Float:
 
 
 def randint(low, high) -> Int:
-    """Integers ``low..high``, both included."""
+    """Integers ``low..high``, both included: ``randint(1, 10)`` can give 10 (unlike
+    ``scipy.stats.randint(1, 10)``, which stops at 9)."""
     return Int(low, high)
 
 
@@ -193,6 +205,8 @@ def dimension(name, value) -> Dimension:
     """The ``Dimension`` that a space entry describes."""
     if isinstance(value, Dimension):
         return value
+    if isinstance(value, tuple) and value and all(_is_number(v) for v in value):
+        return _range_of(name, value)
     if isinstance(value, (list, tuple, range, np.ndarray)):
         values = list(value)
         if not values:
@@ -205,8 +219,30 @@ def dimension(name, value) -> Dimension:
                         f"distribution class")
     if callable(value):
         raise NbmlError(f"{name} = {value!r} is not a set of values: call it, e.g. loguniform(1e-3, 1)")
+    value = _plain(value)
     raise NbmlError(f"{name} = {value!r} is not a set of values; use a list such as [{value!r}], or "
                     f"uniform/loguniform/randint/logint/choice")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _range_of(name, value: tuple) -> Dimension:
+    """``(10, 100)`` -> integers 10..100; ``(0.1, 1.0)`` -> floats in [0.1, 1]."""
+    low_high = tuple(_plain(v) for v in value)
+    shown = "(" + ", ".join(map(repr, low_high)) + (",)" if len(low_high) == 1 else ")")
+    as_list = "[" + ", ".join(map(repr, low_high)) + "]"
+    if len(low_high) != 2:
+        raise NbmlError(f"{name} = {shown}: a tuple of numbers is a range (low, high) and needs two; for these "
+                        f"values as choices use a list: {name} = {as_list}")
+    low, high = low_high
+    if low > high:
+        raise NbmlError(f"{name} = {shown}: a tuple of numbers is a range (low, high), and low exceeds high; "
+                        f"write ({high!r}, {low!r}), or {name} = [{shown}] for that one tuple as the value")
+    if all(isinstance(v, numbers.Integral) for v in low_high):
+        return Int(low, high)
+    return Float(low, high)
 
 
 def normalize(space) -> dict:

@@ -41,6 +41,101 @@ def preprocessing_options(args) -> dict:
     return {k: getattr(args, k) for k in PREPROCESSING if getattr(args, k, None) is not None}
 
 
+QUOTES = ("'", '"')
+# names IPython itself keeps in the namespace: -o must not overwrite them
+IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "_", "__", "___", "_i", "_ii", "_iii",
+                           "_ih", "_oh", "_dh"})
+
+
+def unquote(text):
+    """``'prix (€)'`` or ``"my target"`` -> the text inside the quotes; anything else as it is."""
+    if isinstance(text, str) and len(text) >= 2 and text[0] in QUOTES and text[-1] == text[0] \
+            and text[0] not in text[1:-1]:
+        return text[1:-1]
+    return text
+
+
+def parse_line(parser, line: str):
+    """The arguments of one magic's line, the one way every magic reads its line.
+
+    A trailing ``;`` (which only silences the output) is not part of the arguments. A quoted
+    value means the text inside the quotes — ``--target 'prix (€)'``, ``--study ""``,
+    ``--storage="my runs.db"`` — for every option and for single positional arguments (a
+    variable name, a path); the words of an expression (``%train SVC(kernel='rbf')``) keep
+    their quotes, since they are Python.
+    """
+    from IPython.utils.process import arg_split
+
+    try:
+        tokens = arg_split(line.rstrip().rstrip(";"))
+    except ValueError as exc:  # shlex: "No closing quotation"
+        raise UsageError(f"could not read the line ({exc}): close every quote you open") from None
+    args = parser.parse_args(_unquote_option_values(parser, tokens))
+    for action in parser._actions:
+        if not action.option_strings and action.nargs in (None, "?"):
+            setattr(args, action.dest, unquote(getattr(args, action.dest, None)))
+    return args
+
+
+def _unquote_option_values(parser, tokens: list) -> list:
+    """``--opt 'a b'`` and ``--opt='a b'`` -> the value without its quotes (before argparse
+    converts it: ``--cv '5'`` is 5)."""
+    out, expects_value = [], False
+    for token in tokens:
+        if expects_value:
+            value, flag = unquote(token), out.pop()
+            # a value that starts with '-' would read as an option: keep it glued to its flag
+            out.extend([f"{flag}={value}" if flag.startswith("--") else f"{flag}{value}"]
+                       if value != token and value.startswith("-") else [flag, value])
+            expects_value = False
+            continue
+        action = _option_action(parser, token.split("=", 1)[0]) if token.startswith("-") else None
+        if action is not None and action.nargs is None:
+            if "=" in token and token.startswith("--"):
+                flag, value = token.split("=", 1)
+                token = f"{flag}={unquote(value)}"
+            else:
+                expects_value = True
+        out.append(token)
+    return out
+
+
+def _option_action(parser, flag: str):
+    """The argparse action of ``flag`` (argparse's unambiguous prefixes included), else None."""
+    actions = parser._option_string_actions
+    if flag in actions:
+        return actions[flag]
+    if flag.startswith("--"):
+        matches = {id(a): a for name, a in actions.items() if name.startswith(flag)}
+        if len(matches) == 1:
+            return next(iter(matches.values()))
+    return None
+
+
+def check_out_name(name) -> None:
+    """``-o NAME`` must be a name a result can be stored under: checked before any work."""
+    import keyword
+
+    if name is None:
+        return
+    if not name.isidentifier():
+        raise UsageError(f"-o {name!r} is not a valid variable name: use letters, digits and _, not starting "
+                         f"with a digit (e.g. -o model_1)")
+    if keyword.iskeyword(name):
+        raise UsageError(f"-o {name}: {name!r} is a Python keyword, so the result could not be used by that name; "
+                         f"choose another (e.g. -o {name}_)")
+    if name in IPYTHON_NAMES:
+        raise UsageError(f"-o {name}: IPython keeps {name!r} for itself; choose another name")
+
+
+def check_folds(cv) -> None:
+    """``--cv K`` on a line: K-fold cross-validation needs at least 2 folds (``--cv 0`` is not
+    "no CV": leave --cv out for that)."""
+    if cv is not None and cv < 2:
+        raise UsageError(f"--cv {cv} is not a number of folds: cross-validation needs at least 2 (e.g. --cv 5); "
+                         f"leave --cv out for the magic's default")
+
+
 class NbmlMagicsBase(Magics):
     """A magic family with access to the shared ``Nbml`` configuration."""
 
@@ -49,11 +144,12 @@ class NbmlMagicsBase(Magics):
         self.nbml = config
 
     def parse(self, magic, line: str):
-        """Parse a magic's line with its ``magic_arguments``; a trailing ``;`` (which only
-        silences the output) is not part of the arguments."""
-        from IPython.core.magic_arguments import parse_argstring
-
-        return parse_argstring(magic, line.rstrip().rstrip(";"))
+        """Parse a magic's line with its ``magic_arguments`` (see ``parse_line``), and check what
+        can be checked before any work: the ``-o`` name and ``--cv``."""
+        args = parse_line(magic.parser, line)
+        check_out_name(getattr(args, "out", None))
+        check_folds(getattr(args, "cv", None))
+        return args
 
     def option(self, value, name):
         """The value given on the line, else the ``%config Nbml.<name>`` default."""
@@ -94,8 +190,7 @@ class NbmlMagicsBase(Magics):
 
     def store(self, name, value):
         if name:
-            if not name.isidentifier():
-                raise UsageError(f"-o {name!r} is not a valid variable name")
+            check_out_name(name)
             self.shell.user_ns[name] = value
 
     def run_body(self, body: str, what: str = "model"):

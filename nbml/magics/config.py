@@ -1,8 +1,13 @@
 """``%config Nbml.<option> = value``: defaults for every nbml magic."""
 from __future__ import annotations
 
-from traitlets import Bool, Enum, Float, Int, Unicode, observe
+import sys
+
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 from traitlets.config import Configurable
+
+# what each kind of option takes, for the line a refused %config value gets
+KINDS = {Bool: "True or False", Int: "an integer", Float: "a number", Unicode: "a string (in quotes)"}
 
 
 class Nbml(Configurable):
@@ -58,6 +63,54 @@ class Nbml(Configurable):
         from nbml import options
 
         options.plots = change["new"]
+
+    @validate("cv")
+    def _valid_cv(self, proposal):
+        if proposal["value"] != 0 and proposal["value"] < 2:
+            raise TraitError("is 0 (no cross-validation) or a number of folds, at least 2")
+        return proposal["value"]
+
+    @validate("test", "val")
+    def _valid_share(self, proposal):
+        if not 0 <= proposal["value"] < 1:
+            raise TraitError("is a fraction below 1, e.g. 0.2")
+        return proposal["value"]
+
+    @validate("n_jobs")
+    def _valid_n_jobs(self, proposal):
+        if proposal["value"] == 0:
+            raise TraitError("is a number of parallel jobs: 1, 2, … or -1 for all cores")
+        return proposal["value"]
+
+    def update_config(self, config):
+        """``%config Nbml.<option> = value``: a value the option cannot take is refused in one line
+        that names the option, what it takes and the value it keeps (IPython's ``%config`` would
+        log traitlets' own message)."""
+        try:
+            super().update_config(config)
+        except TraitError as exc:
+            section = config.get(type(self).__name__, {})
+            for name, value in section.items():
+                if name in self.traits(config=True) and self._refusal(name, value):
+                    print(self._refusal(name, value), file=sys.stderr)
+                    return
+            print(f"%config Nbml refused: {exc}", file=sys.stderr)
+
+    def _refusal(self, name, value) -> str | None:
+        """The line for ``Nbml.name = value`` if the option refuses that value, else None."""
+        trait = self.traits()[name]
+        try:
+            trait._validate(self, value)
+        except TraitError as exc:
+            message = str(exc)
+            if "trait of" in message:  # traitlets' type check: say what the option takes instead
+                values = getattr(trait, "values", None)
+                kind = f"one of {', '.join(map(repr, values))}" if values else \
+                    next((text for cls, text in KINDS.items() if isinstance(trait, cls)), "another value")
+                message = f"takes {kind} ({trait.help.rstrip('.')})"
+            return (f"%config Nbml.{name} = {value!r} refused: {name} {message}; it stays "
+                    f"{getattr(self, name)!r}")
+        return None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

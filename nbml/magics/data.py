@@ -13,9 +13,12 @@ class DataMagics(NbmlMagicsBase):
     @magic_arguments(name="split")
     @argument("data", help="DataFrame (or numpy array / Series) variable to split")
     @argument("--target", "-t", default=None, help="target column (none: clustering)")
-    @argument("--test", default=None, help="test fraction or percentage (default 0.2)")
-    @argument("--val", default=None, help="validation fraction or percentage (default 0.2)")
-    @argument("--ratio", default=None, help="train-val-test, e.g. 70-15-15 (instead of --test/--val)")
+    @argument("--test", default=None,
+              help="test fraction below 1, e.g. 0.2 (default), or a whole percentage, e.g. 20")
+    @argument("--val", default=None,
+              help="validation fraction below 1, e.g. 0.2 (default), or a whole percentage, e.g. 20")
+    @argument("--ratio", default=None,
+              help="train-val-test adding up to 100, e.g. 70-15-15 (instead of --test/--val)")
     @argument("--seed", type=int, default=None, help="seed of the split (default %%config Nbml.seed)")
     @argument("--task", default="auto", choices=["auto", "classification", "regression", "clustering"],
               help="the task (default: inferred from the target)")
@@ -32,8 +35,10 @@ class DataMagics(NbmlMagicsBase):
         args = self.parse(self.split_magic, line)
         data = self.lookup(args.data, "DataFrame")
         with self.errors("%split"):
-            result = split(data, target=args.target, test=self.option(args.test, "test"),
-                           val=self.option(args.val, "val"), seed=self.option(args.seed, "seed"),
+            # with --ratio, the %config defaults of test/val do not apply (both given is refused)
+            test, val = (args.test, args.val) if args.ratio else (self.option(args.test, "test"),
+                                                                   self.option(args.val, "val"))
+            result = split(data, target=args.target, test=test, val=val, seed=self.option(args.seed, "seed"),
                            task=args.task, ratio=args.ratio, **preprocessing_options(args))
         result.name = args.data
         return self.finish(result, args.out, self.silenced(line))
