@@ -64,17 +64,35 @@ def parse_line(parser, line: str):
     variable name, a path); the words of an expression (``%train SVC(kernel='rbf')``) keep
     their quotes, since they are Python.
     """
-    from IPython.utils.process import arg_split
-
-    try:
-        tokens = arg_split(line.rstrip().rstrip(";"))
-    except ValueError as exc:  # shlex: "No closing quotation"
-        raise UsageError(f"could not read the line ({exc}): close every quote you open") from None
-    args = parser.parse_args(_unquote_option_values(parser, tokens))
+    args = parser.parse_args(_unquote_option_values(parser, split_words(line.rstrip().rstrip(";"))))
     for action in parser._actions:
         if not action.option_strings and action.nargs in (None, "?"):
             setattr(args, action.dest, unquote(getattr(args, action.dest, None)))
     return args
+
+
+def split_words(line: str) -> list:
+    """The words of a line, split at whitespace outside quotes; quotes are kept (a quoted
+    value is unquoted once it is known to be one, not Python) and may start mid-word:
+    ``--target='prix (€)'`` is one word, as is ``f(x="a b")``."""
+    words, word, quote, started = [], [], None, False
+    for char in line:
+        if quote is None and char.isspace():
+            if started:
+                words.append("".join(word))
+            word, started = [], False
+            continue
+        if quote is None and char in QUOTES:
+            quote = char
+        elif char == quote:
+            quote = None
+        word.append(char)
+        started = True
+    if quote is not None:
+        raise UsageError(f"the line opens a quote ({quote}) it does not close: close every quote you open")
+    if started:
+        words.append("".join(word))
+    return words
 
 
 def _unquote_option_values(parser, tokens: list) -> list:
@@ -119,8 +137,8 @@ def check_out_name(name) -> None:
     if name is None:
         return
     if not name.isidentifier():
-        raise UsageError(f"-o {name!r} is not a valid variable name: use letters, digits and _, not starting "
-                         f"with a digit (e.g. -o model_1)")
+        raise UsageError(f"-o {name}: {name!r} is not a valid variable name; use letters, digits and _, not "
+                         f"starting with a digit (e.g. -o model_1)")
     if keyword.iskeyword(name):
         raise UsageError(f"-o {name}: {name!r} is a Python keyword, so the result could not be used by that name; "
                          f"choose another (e.g. -o {name}_)")
