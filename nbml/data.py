@@ -391,6 +391,10 @@ def _checked_target(y, target_name, task, notes):
             raise NbmlError(f"target {target_name!r} has {n_missing} missing value(s) (rows {where}"
                             f"{', …' if n_missing > 5 else ''}); drop them first: "
                             f"df.dropna(subset=[{target_name!r}])")
+        mixed = mixed_types(y) if y.dtype == object else []
+        if mixed:  # labels that cannot be sorted or stratified
+            raise NbmlError(f"target {target_name!r} mixes {' and '.join(mixed)} labels: make them one type, e.g. "
+                            f"df[{target_name!r}] = df[{target_name!r}].astype(str)")
         if isinstance(y.dtype, pd.CategoricalDtype):
             unused = [shown(c) for c in y.cat.categories if c not in set(y.unique())]
             if unused:  # a class without rows cannot be learned, stratified or scored
