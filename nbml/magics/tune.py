@@ -14,14 +14,21 @@ class TuneMagics(NbmlMagicsBase):
     @argument("target", nargs="+", help="a TrainResult (from %%train -o NAME) or a model expression")
     @argument("--method", default="bayes", choices=["grid", "random", "bayes", "halving"],
               help="search method (default: bayes, Optuna TPE)")
-    @argument("--trials", type=int, default=None, help="number of configurations (grid: all)")
+    @argument("--trials", type=int, default=None,
+              help="configurations to fit (grid: all); with --resume, the study's total: 6 done and "
+                   "--trials 30 --resume fit 24 more")
     @argument("--cv", type=int, default=None, help="K-fold CV on train+val (default: the validation split)")
     @argument("--metric", default=None, help="metric to optimize (default: accuracy / r2 / silhouette)")
     @argument("--n-jobs", type=int, default=None, help="parallel trials (-1: all cores)")
     @argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
-    @argument("--study", default=None, help="study name in the store (the same name continues it)")
-    @argument("--storage", default=None, help="SQLAlchemy URL or file (default: .nbml/nbml.db)")
-    @argument("--resume", action="store_true", help="continue the last study of this model and data")
+    @argument("--study", default=None,
+              help="study name in the store: the same name continues it (--trials more), also from two kernels "
+                   "at once (no configuration fit twice)")
+    @argument("--storage", default=None,
+              help="SQLAlchemy URL or file (default: $NBML_STORE, %%config Nbml.storage, .nbml/nbml.db)")
+    @argument("--resume", action="store_true",
+              help="continue the last study of this model, method and data (or --study) until it has --trials "
+                   "trials in all; trials a crash or Ctrl-C left running are marked failed")
     @argument("--scheduler", default=None, help="Dask scheduler address: run the fits on the cluster")
     @argument("--coreset", default=None, help="tune on a coreset (a Coreset variable)")
     @argument("--seed", type=int, default=None, help="seed (default: the result's or split's)")
@@ -39,7 +46,11 @@ class TuneMagics(NbmlMagicsBase):
         The %%tune cell body is the search space, one parameter a line: ``C = loguniform(1e-3, 10)``,
         ``max_depth = [3, 5, None]`` (helpers: uniform, loguniform, randint, logint, choice;
         scipy.stats distributions as ``stats.uniform(0, 1)``). Without a body, a default space
-        for the model. Returns a TuneResult.
+        for the model. Returns a TuneResult, which shows the whole study.
+
+        Every search is recorded in the store as it starts (``%runs`` lists it, also after a
+        crash); a damaged or unreachable default store is left off with a warning
+        (``NBML_STORE=off`` turns it off).
         """
         from nbml.tuning import tune
 
@@ -51,7 +62,7 @@ class TuneMagics(NbmlMagicsBase):
         with self.errors(f"%tune {' '.join(args.target)}"):
             result = tune(target, space, method=args.method, trials=args.trials, cv=args.cv, metric=args.metric,
                           n_jobs=self.option(args.n_jobs, "n_jobs"), timeout=args.timeout, study=args.study,
-                          storage=args.storage or getattr(self.nbml, "storage", "") or None, resume=args.resume,
+                          storage=args.storage, resume=args.resume,
                           scheduler=scheduler, coreset=coreset,
                           seed=args.seed, prune=args.prune, sampler=args.sampler, live=args.live,
                           namespace=self.shell.user_ns)
@@ -65,7 +76,8 @@ class TuneMagics(NbmlMagicsBase):
     @argument("-o", "--out", default=None, help="store the DataFrame in this variable")
     @line_magic("runs")
     def runs_magic(self, line):
-        """Every recorded %%train and %tune run (or a study's trials) as a DataFrame."""
+        """Every recorded %%train and %tune run (or a study's trials) as a DataFrame; ``state``
+        says whether a search finished, is running, or was interrupted (Ctrl-C, a crash)."""
         from nbml import store
 
         args = self.parse(self.runs_magic, line)

@@ -44,6 +44,7 @@ class Search:
         self.records: list = []
         self.interrupted = False
         self.started = time.perf_counter()
+        self.next_number = self.offset  # trial numbers while the store is off
 
     # timing and stopping
     def out_of_time(self) -> bool:
@@ -65,21 +66,66 @@ class Search:
             return None
         return (max if self.greater else min)(done, key=lambda r: r["score"])
 
-    def finish(self, outcome: dict, params: dict, number=None, **extra) -> dict:
+    # the study's bookkeeping: a trial is claimed in the store before it is fit
+    def claim(self, params: dict, unique: bool = True) -> dict:
+        """Reserve the study's next trial number for ``params`` before they are fit (checked
+        against the study's stored trials at that moment, so another process sharing the
+        study never fits them twice): ``{"number", "id"}``, or ``{"taken": row}`` when the
+        study already has them finished or being fit elsewhere. With the store off, numbers
+        count on from the study's earlier trials."""
+        if self.url is not None:
+            from nbml.store import claim_trial
+
+            try:
+                got = claim_trial(self.url, self.study, self.short(params), unique=unique, method=self.method,
+                                  model=self.model_name, metric=self.metric, fingerprint=self.fingerprint)
+            except Exception as exc:  # noqa: BLE001 - the search goes on unrecorded, and says so
+                self.store_failed(exc)
+            else:
+                if "number" in got:
+                    self.next_number = max(self.next_number, got["number"] + 1)
+                return got
+        number, self.next_number = self.next_number, self.next_number + 1
+        return {"number": number, "id": None}
+
+    def release(self, claims, why: str = "interrupted before it finished") -> None:
+        """Claimed trials that will not finish (Ctrl-C, an error, a timeout) are marked interrupted."""
+        ids = [c["id"] for c in claims if c.get("id") is not None]
+        if ids and self.url is not None:
+            from nbml.store import release_trials
+
+            try:
+                release_trials(self.url, ids, why)
+            except Exception as exc:  # noqa: BLE001 - reap_trials marks them on the next search of the study
+                self.store_failed(exc)
+
+    def store_failed(self, exc) -> None:
+        """The store failed mid-search: say so once; the search goes on with the store off."""
+        from nbml.store import StoreError
+
+        reason = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"nbml stopped recording study {self.study!r} after {len(self.records)} trials: {reason}",
+                      stacklevel=3)
+        self.url = None
+
+    def finish(self, outcome: dict, params: dict, claim: dict | None = None, **extra) -> dict:
+        """Record a trial's outcome under its claimed number and tell the callbacks."""
+        if claim is None:
+            claim = self.claim(params, unique=False)
         record = dict(outcome)
         record.update(extra)
-        record["number"] = len(self.records) + self.offset if number is None else number
+        record["number"] = claim["number"]
         record["params"] = self.short(params)
         record["_full"] = params
         record.update(method=self.method, model=self.model_name, metric=self.metric, fingerprint=self.fingerprint)
         self.records.append(record)
-        if self.url is not None:
-            try:
-                from nbml.store import record_trial
+        if claim.get("id") is not None and self.url is not None:
+            from nbml.store import complete_trial
 
-                record_trial(self.url, self.study, record)
-            except Exception as exc:
-                warnings.warn(f"nbml could not record trial {record['number']}: {type(exc).__name__}: {exc}")
+            try:
+                complete_trial(self.url, claim["id"], record)
+            except Exception as exc:  # noqa: BLE001 - the search goes on unrecorded, and says so
+                self.store_failed(exc)
         best = self.best_record()
         for cb in self.callbacks:
             hook = getattr(cb, "on_trial_end", None)
@@ -89,32 +135,55 @@ class Search:
 
     def evaluate(self, batch):
         """Evaluate ``[(params, extra)]`` (in parallel where asked) and record each; the serial
-        loop and the parallel generator both stop on a timeout."""
+        loop and the parallel generator both stop on a timeout. A configuration the study
+        already has (finished, or being fit by another process) is not fit again."""
         if not batch or self.out_of_time():
             return
         if self.n_jobs == 1 and self.scheduler is None:
             for params, extra in batch:
                 if self.out_of_time():
                     return
-                self.finish(evaluate_config(**self.job_args(params, **extra.pop("_job", {}))), params, **extra)
+                job = extra.pop("_job", {})
+                claim = self.claim(params, unique=extra.get("rows") is None)  # halving refits on more rows
+                if "taken" in claim:
+                    continue
+                try:
+                    outcome = evaluate_config(**self.job_args(params, **job))
+                except BaseException:
+                    self.release([claim])
+                    raise
+                self.finish(outcome, params, claim, **extra)
             return
+        self._evaluate_parallel(batch)
+
+    def _evaluate_parallel(self, batch):
         from joblib import Parallel, delayed
 
         jobs = []
         for params, extra in batch:
-            jobs.append(self.job_args(params, **extra.pop("_job", {})))
+            job = extra.pop("_job", {})
+            claim = self.claim(params, unique=extra.get("rows") is None)
+            if "taken" not in claim:
+                jobs.append((params, extra, claim, self.job_args(params, **job)))
+        if not jobs:
+            return
         n_jobs = -1 if self.scheduler is not None else self.n_jobs
         # one task per trial (trials are long enough), results as they come: a timeout or Ctrl-C
         # stops consuming them and joblib cancels what has not started
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
-        results = parallel(delayed(run_one)(a) for a in jobs)
+        results = parallel(delayed(run_one)(args) for _, _, _, args in jobs)
+        finished = 0
         try:
-            for (params, extra), outcome in zip(batch, results):
-                self.finish(outcome, params, **extra)
+            for (params, extra, claim, _), outcome in zip(jobs, results):
+                self.finish(outcome, params, claim, **extra)
+                finished += 1
                 if self.out_of_time():
                     break
         finally:
             del results
+            self.release([claim for _, _, claim, _ in jobs[finished:]],
+                         "stopped before it finished (timeout)" if self.out_of_time() else
+                         "interrupted before it finished")
 
 
 def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metric=None, n_jobs=None,
@@ -131,8 +200,13 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     ``prune``: median, halving, hyperband or an Optuna pruner object (bayes): torch estimators
     report per epoch, gradient boosting and AdaBoost every few stages, SGD-based models, MLP and
     HistGradientBoosting after 1, 3, 9, ... iterations (the ``iterations`` column), other models
-    per CV fold. Trials are stored in ``storage`` (default ``.nbml/nbml.db``) under ``study``;
-    ``resume=True`` continues a study. ``scheduler``: a Dask scheduler address to run the fits
+    per CV fold. Trials are stored in ``storage`` (default ``.nbml/nbml.db``) under ``study``
+    (the same name continues a study: ``trials`` more; a configuration the study already has,
+    from an earlier run or another process running now, is never fit again, and the result
+    shows the whole study); ``resume=True`` continues the last study of this model, method and
+    data (or ``study``) until it has ``trials`` trials in all (6 done, ``trials=30``: 24 more).
+    The default store, when damaged or unreachable, is left off with a warning; a ``storage``
+    that cannot be opened is an error. ``scheduler``: a Dask scheduler address to run the fits
     on. ``coreset``: fit the trials on a coreset's rows (weighted), then refit the best on the
     full training rows. ``seed`` fixes folds and models; ``search_seed`` (default: ``seed``) the
     search's own draws. ``untuned=False`` skips scoring the untuned model beside the best.
@@ -154,19 +228,67 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     dims, discretize = _dimensions(space, namespace, recipe.pipeline)
     strategy = _STRATEGIES[method](dims, trials, discretize=discretize, prune=prune, sampler=sampler)
     fit_on = recipe if coreset is None else _coreset_recipe(recipe, coreset)
-    search = _make_search(fit_on, cv, dims, strategy, metric, n_jobs, timeout, search_seed, scheduler,
-                          _store(storage, study, resume, recipe.name, method, recipe.split.fingerprint),
+    store = _store(storage, study, resume, recipe.name, method, recipe.split.fingerprint)
+    left = _trials_left(strategy, trials, resume, store)
+    search = _make_search(fit_on, cv, dims, strategy, metric, n_jobs, timeout, search_seed, scheduler, store,
                           callbacks, live)
     strategy.check(search)
-    _run(search, strategy, scheduler)
-    result = _result(search, recipe, cv, coreset, dims)
-    if untuned and result.best_recipe is not None:
-        result.untuned = _untuned(base, recipe, None if coreset is not None else cv, n_jobs)
-    if search.url is not None:
-        from nbml.store import record_tune
-
-        record_tune(result, search.url)
+    run_id = _start_run(search, recipe, cv)
+    try:
+        _run(search, strategy, scheduler, skip=left == 0)
+        result = _result(search, recipe, cv, coreset, dims)
+        if untuned and result.best_recipe is not None:
+            result.untuned = _untuned(base, recipe, None if coreset is not None else cv, n_jobs)
+    except BaseException:
+        _end_run(search, run_id, None)
+        raise
+    _end_run(search, run_id, result)
     return result
+
+
+def _trials_left(strategy, trials, resume, store) -> int | None:
+    """With ``resume``, ``trials`` counts the whole study: the trials still to fit (0: none;
+    successive halving's ``trials`` are its candidates, counted per run)."""
+    from nbml.store import FINISHED
+
+    if not resume or trials is None or strategy.name == "halving":
+        return None
+    url, study, previous = store
+    done = sum(r["state"] in FINISHED for r in previous)
+    left = max(int(trials) - done, 0)
+    if left == 0:
+        warnings.warn(f"study {study!r} already has {done} trials: with --resume, --trials {trials} counts the "
+                      f"whole study, so nothing is fit (ask for more than {done} to continue it)", stacklevel=3)
+    else:
+        strategy.trials = left
+    return left
+
+
+def _start_run(search, recipe, cv):
+    """The search's run in the store, recorded as it starts (None: not recorded)."""
+    from nbml.store import is_paused, start_search
+
+    if search.url is None or is_paused():
+        return None
+    try:
+        return start_search(search.url, study=search.study, model=recipe.name, method=search.method,
+                            task=recipe.task, metric=search.metric, fingerprint=recipe.split.fingerprint, cv=cv)
+    except Exception as exc:  # noqa: BLE001 - the search goes on unrecorded, and says so
+        search.store_failed(exc)
+        return None
+
+
+def _end_run(search, run_id, result) -> None:
+    """Mark the search's run finished, or interrupted (Ctrl-C, or an error: ``result`` None)."""
+    if run_id is None or search.url is None:
+        return
+    from nbml.store import end_search
+
+    state = "interrupted" if result is None or result.interrupted else "finished"
+    try:
+        end_search(search.url, run_id, result, state)
+    except Exception as exc:  # noqa: BLE001 - the result is there; the store missed its end
+        warnings.warn(f"nbml did not record the end of the search: {type(exc).__name__}: {exc}", stacklevel=3)
 
 
 def _check_budget(trials, timeout):
@@ -230,15 +352,43 @@ def _coreset_recipe(recipe, coreset):
 
 
 def _store(storage, study, resume, model_name, method, fingerprint):
-    """(url, study name, the study's earlier trials)."""
-    url = _storage_url(storage)
+    """(url, study name, the study's earlier trials); trials left running by a process that
+    ended (kill -9, a crash) or by a Ctrl-C are marked interrupted first."""
+    if study is not None and (not isinstance(study, str) or not study.strip()):
+        raise NbmlError(f"study={study!r} must be a non-empty name")
+    url = _open_store(storage)
     if study is None:
         study = _last_study(url, model_name, method, fingerprint) if resume else None
         if study is None:
             study = f"{model_name}-{method}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')}"
-    elif not isinstance(study, str) or not study.strip():
-        raise NbmlError(f"study={study!r} must be a non-empty name")
-    return url, study, _previous_records(url, study) if url is not None else []
+    if url is None:
+        return None, study, []
+    from nbml.store import reap_trials
+
+    try:
+        reap_trials(url, study)
+    except Exception as exc:  # noqa: BLE001 - they stay "running"; the search itself is not hurt
+        warnings.warn(f"nbml could not mark the unfinished trials of study {study!r}: {exc}", stacklevel=3)
+    return url, study, _previous_records(url, study)
+
+
+def _open_store(storage):
+    """The store's URL, checked: a ``storage`` given that cannot be opened is an error; the
+    default one (``NBML_STORE``, ``%config Nbml.storage``, ``.nbml/nbml.db``) damaged or
+    unreachable leaves the search unrecorded, with a warning (as ``train`` does)."""
+    from nbml.store import StoreError, check
+
+    url = _storage_url(storage)
+    if url is None:
+        return None
+    try:
+        check(url)
+    except StoreError as exc:
+        if storage is not None:
+            raise
+        warnings.warn(f"{exc}; this search runs with the store off", stacklevel=4)
+        return None
+    return url
 
 
 def _make_search(recipe, cv, dims, strategy, metric, n_jobs, timeout, search_seed, scheduler, store, callbacks,
@@ -252,7 +402,8 @@ def _make_search(recipe, cv, dims, strategy, metric, n_jobs, timeout, search_see
     search = Search(pipeline=recipe.pipeline, folds=folds, task=recipe.task, metric=metric, seed=recipe.seed,
                     greater=_metrics.greater_is_better(metric), n_jobs=n_jobs, scheduler=scheduler, timeout=timeout,
                     method=strategy.name, model_name=recipe.name, fingerprint=recipe.split.fingerprint, url=url,
-                    study=study, callbacks=make_callbacks(callbacks, live), offset=len(previous), previous=previous,
+                    study=study, callbacks=make_callbacks(callbacks, live), previous=previous,
+                    offset=max((r["number"] for r in previous), default=-1) + 1,
                     epoch_key=epoch_key, iterate=iterate, search_seed=search_seed, optuna_study=None, cv=cv,
                     prepared=None if recipe.weights is not None else prepare_folds(recipe.pipeline, folds, dims),
                     coreset_rows=None if recipe.weights is None else len(recipe.weights))
@@ -276,18 +427,19 @@ def _reporting(recipe, prune):
     return None, None if mode is None else (mode[0], prefix + mode[1])
 
 
-def _run(search, strategy, scheduler):
+def _run(search, strategy, scheduler, skip=False):
     import contextlib
 
     backend = contextlib.nullcontext(None)
-    if scheduler is not None:
+    if scheduler is not None and not skip:
         from nbml.tuning.distributed import dask_backend
 
         backend = dask_backend(scheduler)
     try:
         with backend as workers, blas_threads(search.folds[0].X_train):
             search.workers = workers or search.n_jobs
-            strategy.run(search)
+            if not skip:
+                strategy.run(search)
     except KeyboardInterrupt:
         search.interrupted = True
     finally:
@@ -297,9 +449,13 @@ def _run(search, strategy, scheduler):
 
 
 def _result(search, recipe, cv, coreset, dims) -> TuneResult:
-    """The TuneResult of a finished (or interrupted) search."""
-    records = search.previous + search.records
-    best = _best_of([r for r in (search.best_record(), _best_of(search.previous, search.greater)) if r is not None],
+    """The TuneResult of a finished (or interrupted) search: the whole study as stored now
+    (other processes' trials included), this search's trials as it ran them."""
+    mine = {r["number"] for r in search.records}
+    others = _previous_records(search.url, search.study) if search.url is not None else search.previous
+    others = [r for r in others if r["number"] not in mine]
+    records = sorted(others + search.records, key=lambda r: r["number"])
+    best = _best_of([r for r in (search.best_record(), _best_of(others, search.greater)) if r is not None],
                     search.greater)
     best_recipe = None
     if best is not None:

@@ -37,13 +37,15 @@ class Bayes(Method):
 # this many proposals in a row that would cost no fit
 DUPLICATE_LIMIT = 100
 
+_asked: set = set()  # (study name, trial number) of the Optuna trials this process has open
+
 
 def run_bayes(search, dims, total, prune, sampler):
-    """Ask the sampler, fit what it proposes, tell it the score. A proposal already evaluated
-    in this study (the same parameters) is answered from the finished trial instead of fit
-    again: ``total`` counts distinct fits, and on a finite space no evaluation is spent twice."""
-    import optuna
-
+    """Ask the sampler, fit what it proposes, tell it the score. Right before a fit the
+    proposal is claimed in the store, checked against the study's stored trials: one already
+    evaluated (in an earlier run, or by another process sharing the study) is answered from
+    that trial instead of fit again, and one another process is fitting now is skipped.
+    ``total`` counts this run's distinct fits; on a finite space no evaluation is spent twice."""
     from nbml.tuning.optuna_space import OptunaSpace
 
     space = OptunaSpace(dims)
@@ -56,49 +58,119 @@ def run_bayes(search, dims, total, prune, sampler):
     known = {key(r["params"]): r for r in search.previous if r["state"] in ("complete", "fail")}
     done, repeats = 0, 0
     while done < total and not search.out_of_time():
-        size = min(total - done, search.workers if parallel else 1)
-        batch, twins = [], []  # twins: proposals equal to another in this batch
-        while len(batch) < size and repeats < DUPLICATE_LIMIT:
-            if space.size is not None and len(known) + len(batch) >= space.size:
-                break  # every configuration is evaluated (or being evaluated)
-            trial = study.ask(space.distributions)
-            params = space.decode(trial.params)
-            config = key(search.short(params))
-            if config in known:
-                _tell(study, trial, known[config], duplicate=True)
-                repeats += 1
-            elif any(config == k for _, _, k in batch):
-                twins.append((trial, config))
-                repeats += 1
-            else:
-                batch.append((trial, params, config))
-                repeats = 0
-        if not batch:
-            break
+        open_trials = []  # asked and not told yet: failed if anything stops the loop
         try:
-            if parallel:
-                outcomes = _parallel_outcomes(search, [p for _, p, _ in batch])
-            else:
-                trial, params, _ = batch[0]
-                report = _reporter(trial) if prune is not None else None
-                outcomes = [run_one(search.job_args(params, report=report))]
-        except KeyboardInterrupt:
-            for t in [t for t, _, _ in batch] + [t for t, _ in twins]:
-                study.tell(t, state=optuna.trial.TrialState.FAIL)
-            raise
-        for (trial, params, config), outcome in zip(batch, outcomes):
-            _tell(study, trial, outcome)
-            record = search.finish(outcome, params)
-            if outcome["state"] in ("complete", "fail"):
-                known[config] = record
-        for trial, config in twins:
-            _tell(study, trial, known.get(config, {"state": "fail"}), duplicate=True)
+            batch, repeats = _propose(search, study, space, known, min(total - done, search.workers if parallel else 1),
+                                      repeats, open_trials)
+            if not batch:
+                break
+            _fit(search, study, batch, prune, parallel, known)
+        finally:
+            _fail([t for t in open_trials if (study.study_name, t.number) in _asked], study)
         done += len(batch)
     return study
 
 
+def _propose(search, study, space, known, size, repeats, open_trials):
+    """Up to ``size`` new proposals ``[(trial, params, config, claim)]``, each claimed in the
+    store; proposals the study already has are answered (or skipped) without a fit."""
+    batch = []
+    while len(batch) < size and repeats < DUPLICATE_LIMIT:
+        if space.size is not None and len(known) + len(batch) >= space.size:
+            break  # every configuration is evaluated (or being evaluated)
+        trial = _ask(search, study, space)
+        open_trials.append(trial)
+        params = space.decode(trial.params)
+        config = key(search.short(params))
+        if config in known:
+            _tell(study, trial, known[config], duplicate=True)
+            repeats += 1
+            continue
+        if any(config == c for _, _, c, _ in batch):
+            _tell(study, trial, {"state": "fail"}, duplicate=True)  # proposed twice in one batch
+            repeats += 1
+            continue
+        claim = search.claim(params)
+        taken = claim.get("taken")
+        if taken is not None:  # the study has it: stored by another run, or being fit by another process
+            if taken["state"] in ("complete", "fail"):
+                known[config] = {"state": taken["state"], "score": taken["score"]}
+                _tell(study, trial, known[config], duplicate=True)
+            else:
+                _tell(study, trial, {"state": "fail"}, duplicate=True)
+            repeats += 1
+            continue
+        batch.append((trial, params, config, claim))
+        repeats = 0
+    return batch, repeats
+
+
+def _fit(search, study, batch, prune, parallel, known):
+    try:
+        if parallel:
+            outcomes = _parallel_outcomes(search, [p for _, p, _, _ in batch])
+        else:
+            trial, params, _, _ = batch[0]
+            report = _reporter(trial) if prune is not None else None
+            outcomes = [run_one(search.job_args(params, report=report))]
+    except BaseException:
+        search.release([claim for _, _, _, claim in batch])
+        raise
+    for (trial, params, config, claim), outcome in zip(batch, outcomes):
+        _tell(study, trial, outcome)
+        record = search.finish(outcome, params, claim)
+        if outcome["state"] in ("complete", "fail"):
+            known[config] = record
+
+
+def _ask(search, study, space):
+    """A new Optuna trial, marked with the process that runs it (see ``_fail_stale``)."""
+    from nbml.store import owner
+
+    trial = study.ask(space.distributions)
+    _asked.add((study.study_name, trial.number))
+    if search.url is not None:
+        trial.set_user_attr("nbml_owner", owner())
+    return trial
+
+
+def _fail(trials, study):
+    """Optuna trials asked but never told (Ctrl-C, an error) are failed, not left running."""
+    import optuna
+
+    for trial in trials:
+        try:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        except (ValueError, RuntimeError):  # told already
+            pass
+        finally:
+            _asked.discard((study.study_name, trial.number))
+
+
+def _fail_stale(study) -> int:
+    """Trials of the study left RUNNING by a process that ended (kill -9, a crash) or by this
+    one outside a search (Ctrl-C) are marked failed; another live process's are left alone."""
+    import optuna
+
+    from nbml.store import is_gone, owner
+
+    stale = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        who = trial.user_attrs.get("nbml_owner")
+        mine = who == owner() and (study.study_name, trial.number) in _asked
+        if not mine and (who == owner() or is_gone(who)):
+            stale.append(trial.number)
+    for number in stale:
+        try:
+            study.tell(number, state=optuna.trial.TrialState.FAIL)
+        except (ValueError, RuntimeError):  # finished meanwhile
+            pass
+    return len(stale)
+
+
 def _study(search, space, prune, sampler):
-    """The Optuna study of the search (loaded when it exists in the store)."""
+    """The Optuna study of the search (loaded when it exists in the store; its trials left
+    running by a crash or Ctrl-C are failed first)."""
     import optuna
 
     from nbml.tuning.optuna_space import make_sampler
@@ -115,23 +187,29 @@ def _study(search, space, prune, sampler):
         max_resource = search.pipeline.get_params().get(search.epoch_key.replace("callbacks", "epochs"))
     elif search.iterate is None and len(search.folds) > 1:
         max_resource = len(search.folds) - 1
-    return optuna.create_study(study_name=search.study, storage=storage, load_if_exists=True,
-                               direction="maximize" if search.greater else "minimize",
-                               sampler=make_sampler(sampler, search.search_seed, space),
-                               pruner=make_pruner(prune, max_resource))
+    study = optuna.create_study(study_name=search.study, storage=storage, load_if_exists=True,
+                                direction="maximize" if search.greater else "minimize",
+                                sampler=make_sampler(sampler, search.search_seed, space),
+                                pruner=make_pruner(prune, max_resource))
+    if storage is not None:
+        _fail_stale(study)
+    return study
 
 
 def _tell(study, trial, outcome, duplicate=False):
     import optuna
 
-    if duplicate:  # no fit behind it: the score of the same configuration's trial
-        trial.set_user_attr("nbml_repeat", True)
-    if outcome["state"] == "complete":
-        study.tell(trial, outcome["score"])
-    elif outcome["state"] == "pruned":
-        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    else:
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    try:
+        if duplicate:  # no fit behind it: the score of the same configuration's trial
+            trial.set_user_attr("nbml_repeat", True)
+        if outcome["state"] == "complete" and outcome.get("score") is not None:
+            study.tell(trial, outcome["score"])
+        elif outcome["state"] == "pruned":
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    finally:
+        _asked.discard((study.study_name, trial.number))
 
 
 def _reporter(trial):
