@@ -15,6 +15,7 @@ from nbml.deployment import deploy, load, prediction_log, serve
 from nbml.deployment.service import running
 
 ROOT = Path(__file__).resolve().parent.parent
+JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
@@ -124,12 +125,12 @@ def malformed(result):
 
 def test_malformed_requests_get_precise_4xx(client, result):
     for body, status, words in malformed(result):
-        response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+        response = client.post("/predict", content=body, headers=JSON)
         assert response.status_code == status, (body, response.text)
         assert words in response.json()["detail"], (body, response.json())
     row = _row(result)
     response = client.post("/predict", content=json.dumps([dict(row, **{"sepal length (cm)": 1e400})])
-                           .replace("inf", "Infinity").encode())
+                           .replace("inf", "Infinity").encode(), headers=JSON)
     assert response.status_code == 422 and "not a finite number" in response.json()["detail"]
     assert client.get("/predict").status_code == 405
     assert client.get("/nothing").status_code == 404
@@ -148,7 +149,7 @@ def test_oversized_body_and_too_many_rows(package_dir, result):
             for _ in range(10):
                 yield b" " * 500
 
-        response = c.post("/predict", content=chunks())
+        response = c.post("/predict", content=chunks(), headers=JSON)
         assert response.status_code == 413
         assert c.post("/predict", json=[row] * 5).status_code == 200
     assert not small.running
@@ -165,7 +166,7 @@ def test_concurrent_clients_mixed_with_malformed_bodies(service, result):
             for i in range(30):
                 body = bad[(i + k) % len(bad)] if i % 3 == 0 else good
                 try:
-                    status = c.post("/predict", content=body).status_code
+                    status = c.post("/predict", content=body, headers=JSON).status_code
                 except httpx.HTTPError:
                     key = "dropped"
                 else:
@@ -187,7 +188,7 @@ def test_concurrent_clients_mixed_with_malformed_bodies(service, result):
 def test_predictions_are_logged(service, client, result, store):
     X = result.split.X_test.head(4)
     client.post("/predict", json=records(X))
-    client.post("/predict", content=b"[]")
+    client.post("/predict", content=b"[]", headers=JSON)
     service.log.flush()
     log = prediction_log("LogisticRegression", storage=store)
     ok = log[log["status"] == 200].iloc[-1]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
+import weakref
 from datetime import datetime, timezone
 
 import numpy as np
@@ -479,6 +480,7 @@ class Monitor:
 
         self._thread = threading.Thread(target=loop, name="nbml-monitor", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
         return self
 
     @property
@@ -486,13 +488,42 @@ class Monitor:
         return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """End the schedule; a check under way finishes first (waited for up to ``timeout`` s)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():  # a callback may stop its monitor
+            thread.join(timeout)
+            if thread.is_alive():
+                warnings.warn(f"nbml monitor: a check was still running after {timeout:g} s; it ends when its "
+                              f"callback returns", stacklevel=2)
+            else:
+                self._thread = None
+        if thread is threading.current_thread():
             self._thread = None
+        _RUNNING.discard(self)
 
     def __repr__(self) -> str:
         state = "running" if self.running else "idle"
         triggered = sum(r["triggered"] for r in self._rows)
         return f"<nbml Monitor ({state}): {len(self._rows)} checks, {triggered} triggered>"
 
+
+# monitors whose schedule runs; at interpreter exit each finishes its check and stops, so that
+# no check is cut off inside native code (which aborts the process)
+_RUNNING: weakref.WeakSet = weakref.WeakSet()
+
+
+def stop_all(timeout: float = 60.0) -> int:
+    monitors = list(_RUNNING)
+    for monitor in monitors:
+        monitor.stop(timeout)
+    return len(monitors)
+
+
+def _register_exit():
+    from nbml.deployment.service import at_exit
+
+    at_exit(stop_all)
+
+
+_register_exit()

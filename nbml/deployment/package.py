@@ -3,14 +3,21 @@
 A package is a folder:
 
 - ``model.skops``: the fitted pipeline (preprocessing + model) in skops' format, whose loading
-  builds objects from an allow-list of types and never runs pickled code;
-- ``module.pt`` + ``architecture.json`` (torch models only): the network's ``state_dict``,
-  loaded with ``torch.load(weights_only=True)``, and a layer-by-layer spec it is rebuilt from;
+  builds objects from an allow-list of types and never runs pickled code (``trust.py``: the
+  allow-list, and the checks of trees and neighbour indices that make trusting them safe);
+- ``module.pt`` + ``architecture.json`` (torch models only, ``network.py``): the network's
+  ``state_dict``, loaded with ``torch.load(weights_only=True)``, and a layer-by-layer spec it is
+  rebuilt from once its shapes match the weights;
 - ``card.json``: the model card (task, metrics, parameters, training-data schema, data
   fingerprint, library versions, created-at);
 - ``reference.json``: a seeded sample of the training rows, the baseline of drift reports;
 - ``manifest.json``: the SHA-256 of every file above; a package whose files do not match it
-  (edited, truncated, swapped) is refused before anything in it is read.
+  (edited, truncated, swapped) is refused before anything in it is read;
+- ``signature.json`` (with a key: ``key=`` or ``$NBML_SIGNING_KEY``, ``signing.py``): an
+  HMAC-SHA256 of the manifest, which only the key's holder can make.
+
+A package is written to a temporary folder beside ``path`` and moved into place when
+complete: a failed deploy leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -20,57 +27,32 @@ import json
 import math
 import os
 import platform
+import shutil
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from nbml.deployment import signing
+from nbml.deployment.extras import require
+from nbml.deployment.network import ARCH_FILE, WEIGHTS_FILE, architecture, build_architecture  # noqa: F401
+from nbml.deployment.trust import DamagedModelError, UntrustedPackageError, check_contents, trusted_types  # noqa: F401
+from nbml.deployment.trust import untrusted as _untrusted
 from nbml.errors import NbmlError
 
 FORMAT = "nbml-package/1"
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
 REFERENCE_FILE = "reference.json"
-WEIGHTS_FILE = "module.pt"
-ARCH_FILE = "architecture.json"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = signing.SIGNATURE_FILE
 # rows of training data kept in the package as the drift baseline (0: none)
 REFERENCE_ROWS = 5000
 # categories listed per column in the schema (more: the most frequent ones)
 MAX_CATEGORIES = 100
-
-# Types a package may contain beyond skops' own defaults (which cover scikit-learn and numpy).
-# Exact names only: a prefix such as "nbml." would also admit modules reachable as attributes.
-_NBML_TRUSTED = [
-    "numpy.dtype",
-    "nbml.preprocess._to_object",
-    "nbml.preprocess._to_float",
-    "nbml.preprocess.DatetimeFeatures",
-    "nbml.torch.estimators.TorchClassifier",
-    "nbml.torch.estimators.TorchRegressor",
-]
-_SCRATCH = ["LinearRegression", "Ridge", "Lasso", "LogisticRegression", "SoftmaxRegression", "MLPClassifier",
-            "DecisionTreeClassifier", "DecisionTreeRegressor"]
-
-
-class UntrustedPackageError(NbmlError):
-    """A package that was tampered with or holds types outside the allow-list."""
-
-
-def trusted_types() -> list:
-    """Every type name nbml lets a package contain (besides skops' defaults)."""
-    names = list(_NBML_TRUSTED)
-    try:
-        from nbml import scratch
-
-        for name in _SCRATCH:
-            cls = getattr(scratch, name, None)
-            if cls is not None:
-                names.append(f"{cls.__module__}.{cls.__qualname__}")
-    except ImportError:  # scratch estimators are optional for loading
-        pass
-    return names
+COLUMN_KINDS = ("numeric", "categorical", "boolean", "datetime")
 
 
 # -- the package object -------------------------------------------------------------------
@@ -86,6 +68,7 @@ class Package:
         self.card = card
         self.reference = reference
         self.path = None if path is None else Path(path)
+        self.signed = False  # written or read with a signature (signature.json)
 
     @property
     def name(self) -> str:
@@ -123,7 +106,8 @@ class Package:
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
         metrics = ", ".join(f"{k}={v:.3f}" for k, v in self.metrics.items() if isinstance(v, (int, float)))
-        return f"<nbml Package {self.name} ({self.task}){where}: {metrics}>"
+        signed = ", signed" if self.signed else ""
+        return f"<nbml Package {self.name} ({self.task}{signed}){where}: {metrics}>"
 
     @classmethod
     def from_result(cls, result, name: str | None = None, reference_rows: int = REFERENCE_ROWS) -> Package:
@@ -188,7 +172,8 @@ def data_schema(X: pd.DataFrame) -> dict:
 
 def library_versions(torch_used: bool = False) -> dict:
     import sklearn
-    import skops
+
+    skops = require("skops", what="deploying a package")
 
     import nbml
 
@@ -233,133 +218,13 @@ def reference_sample(X: pd.DataFrame, rows: int = REFERENCE_ROWS, seed: int = 0)
     return X
 
 
-# -- torch networks: state_dict + a layer spec ---------------------------------------------
+# -- torch networks: state_dict + a layer spec (network.py) -------------------------------
 
 def _torch_estimator(model):
     from nbml.training import final_estimator
 
     est = final_estimator(model)
     return est if hasattr(est, "module_") and type(est).__module__ == "nbml.torch.estimators" else None
-
-
-# layer type -> the constructor arguments read back from its attributes
-_LAYERS = {
-    "Linear": ("in_features", "out_features", ("bias", lambda m: m.bias is not None)),
-    "BatchNorm1d": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
-    "LayerNorm": (("normalized_shape", lambda m: list(m.normalized_shape)), "eps", "elementwise_affine"),
-    "Dropout": ("p",), "ReLU": (), "Tanh": (), "Sigmoid": (), "SiLU": (), "SELU": (), "Identity": (),
-    "GELU": ("approximate",), "ELU": ("alpha",), "LeakyReLU": ("negative_slope",), "Softplus": ("beta", "threshold"),
-    "Flatten": ("start_dim", "end_dim"), "Softmax": ("dim",), "LogSoftmax": ("dim",),
-}
-
-
-def architecture(module) -> dict:
-    """A JSON spec of an ``nn.Sequential`` of standard ``torch.nn`` layers."""
-    from torch import nn
-
-    if isinstance(module, nn.Sequential):
-        return {"type": "Sequential", "layers": [architecture(m) for m in module]}
-    kind = type(module).__name__
-    if type(module).__module__.startswith("torch.nn.modules") and kind in _LAYERS:
-        args = {}
-        for spec in _LAYERS[kind]:
-            key, read = spec if isinstance(spec, tuple) else (spec, lambda m, s=spec: getattr(m, s))
-            args[key] = _plain(read(module))
-        return {"type": kind, "args": args}
-    raise TypeError(f"the network contains a {type(module).__module__}.{type(module).__qualname__}, which cannot "
-                    f"be packaged safely (its code would have to run at load); deploy an nn.Sequential of "
-                    f"standard torch.nn layers, e.g. nbml.mlp(...). Supported layers: {', '.join(sorted(_LAYERS))}")
-
-
-def build_architecture(spec: dict):
-    from torch import nn
-
-    kind = spec.get("type") if isinstance(spec, dict) else None
-    if kind == "Sequential":
-        return nn.Sequential(*[build_architecture(s) for s in spec.get("layers", [])])
-    if kind not in _LAYERS:
-        raise UntrustedPackageError(f"the package's architecture names layer type {kind!r}, which is not one of "
-                                    f"the allowed torch.nn layers ({', '.join(sorted(_LAYERS))})")
-    args = dict(spec.get("args", {}))
-    if kind == "LayerNorm":
-        args["normalized_shape"] = tuple(args["normalized_shape"])
-    return getattr(nn, kind)(**args)
-
-
-# -- writing --------------------------------------------------------------------------------
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _check_path(path, name="path") -> Path:
-    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)) or not str(path).strip():
-        raise TypeError(f"{name}={path!r} is not a folder path: give a string such as 'models/iris'")
-    return Path(path)
-
-
-def deploy(result, path, name: str | None = None, overwrite: bool = True,
-           reference_rows: int = REFERENCE_ROWS) -> Package:
-    """Write ``result`` (a ``TrainResult``) as a safe, self-contained package in folder ``path``.
-
-    The pipeline goes to skops (no pickle), a torch network to ``state_dict`` + layer spec;
-    ``card.json`` describes it. Returns the :class:`Package` (``nbml.load(path)`` reads it back).
-    """
-    import skops.io as sio
-
-    from nbml.training import TrainResult
-
-    if not isinstance(result, (TrainResult, Package)):
-        raise TypeError(f"result must be a TrainResult (from nbml.train / %%train -o NAME); got {type(result).__name__}")
-    path = _check_path(path)
-    if isinstance(reference_rows, bool) or not isinstance(reference_rows, (int, np.integer)) or reference_rows < 0:
-        raise NbmlError(f"reference_rows={reference_rows!r} must be a non-negative integer (0: keep no sample)")
-    if path.exists() and not path.is_dir():
-        raise NbmlError(f"path={str(path)!r} is a file; give a folder for the package")
-    if path.exists() and any(path.iterdir()):
-        if not (path / MANIFEST_FILE).exists():
-            raise NbmlError(f"path={str(path)!r} is a folder with other files in it; give a new or empty "
-                            f"folder (or an existing package to replace)")
-        if not overwrite:
-            raise NbmlError(f"path={str(path)!r} already holds a package; pass overwrite=True to replace it")
-    package = Package.from_result(result, name=name, reference_rows=reference_rows)
-    model = package.model
-    torch_est = _torch_estimator(model)
-    files = {}
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in (WEIGHTS_FILE, ARCH_FILE, REFERENCE_FILE, MANIFEST_FILE):
-        (path / stale).unlink(missing_ok=True)
-    if torch_est is not None:
-        import torch
-
-        arch = architecture(torch_est.module_)
-        (path / ARCH_FILE).write_text(json.dumps(arch, indent=1))
-        torch.save({k: v.detach().cpu() for k, v in torch_est.module_.state_dict().items()}, path / WEIGHTS_FILE)
-        files.update({ARCH_FILE: None, WEIGHTS_FILE: None})
-        model = _without_network(model, torch_est)
-    data = sio.dumps(model)
-    untrusted = _untrusted(sio.get_untrusted_types(data=data))
-    if untrusted:
-        raise TypeError(f"the model contains types nbml does not trust to load safely: {', '.join(untrusted)}; "
-                        f"use scikit-learn, nbml or torch.nn.Sequential parts")
-    (path / MODEL_FILE).write_bytes(data)
-    files[MODEL_FILE] = None
-    card = dict(package.card)
-    card["files"] = sorted(files) + [CARD_FILE] + ([REFERENCE_FILE] if package.reference is not None else [])
-    (path / CARD_FILE).write_text(json.dumps(card, indent=1, sort_keys=False))
-    files[CARD_FILE] = None
-    if package.reference is not None:
-        (path / REFERENCE_FILE).write_text(package.reference.to_json(orient="split", index=False,
-                                                                     date_format="iso"))
-        files[REFERENCE_FILE] = None
-    manifest = {"format": FORMAT, "sha256": {f: _sha256(path / f) for f in sorted(files)}}
-    (path / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
-    package.path = path
-    return package
 
 
 def _without_network(model, torch_est):
@@ -380,27 +245,185 @@ def _without_network(model, torch_est):
     return light
 
 
-def _untrusted(names) -> list:
-    allowed = set(trusted_types())
-    return sorted(n for n in names if n not in allowed)
+def _nested_networks(model) -> list:
+    """Names of nbml torch estimators anywhere in ``model`` but its final step."""
+    from nbml.training import final_estimator
+
+    final, found, seen, stack = final_estimator(model), [], set(), [model]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, (str, bytes, int, float, bool, type, np.ndarray)) or obj is None:
+            continue
+        seen.add(id(obj))
+        if type(obj).__module__ == "nbml.torch.estimators" and obj is not final:
+            found.append(type(obj).__name__)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend(obj)
+        elif hasattr(obj, "get_params") and hasattr(obj, "__dict__"):
+            stack.extend(obj.__dict__.values())
+    return found
+
+
+# -- writing --------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_path(path, name="path") -> Path:
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise TypeError(f"{name}={path!r} is not a folder path: give a string such as 'models/iris'")
+    return Path(os.path.expanduser(str(path)))
+
+
+def _check_target(path: Path, overwrite: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise NbmlError(f"path={str(path)!r} is a file; give a folder for the package")
+    if path.is_dir() and any(path.iterdir()):
+        if not (path / MANIFEST_FILE).exists():
+            raise NbmlError(f"path={str(path)!r} is a folder with other files in it; give a new or empty "
+                            f"folder (or an existing package to replace)")
+        if not overwrite:
+            raise NbmlError(f"path={str(path)!r} already holds a package; pass overwrite=True to replace it")
+
+
+def deploy(result, path, name: str | None = None, overwrite: bool = True,
+           reference_rows: int = REFERENCE_ROWS, key=None) -> Package:
+    """Write ``result`` (a ``TrainResult``) as a safe, self-contained package in folder ``path``.
+
+    The pipeline goes to skops (no pickle), a torch network to ``state_dict`` + layer spec;
+    ``card.json`` describes it, ``manifest.json`` hashes every file. With ``key`` (or
+    ``$NBML_SIGNING_KEY``) the manifest is signed (``signature.json``, HMAC-SHA256), and
+    ``nbml.load(path, key=...)`` refuses the package unless it still carries that signature.
+    Returns the :class:`Package` (``nbml.load(path)`` reads it back).
+    """
+    from nbml.training import TrainResult
+
+    if not isinstance(result, (TrainResult, Package)):
+        raise TypeError(f"result must be a TrainResult (from nbml.train / %%train -o NAME); got {type(result).__name__}")
+    path = _check_path(path)
+    if isinstance(reference_rows, bool) or not isinstance(reference_rows, (int, np.integer)) or reference_rows < 0:
+        raise NbmlError(f"reference_rows={reference_rows!r} must be a non-negative integer (0: keep no sample)")
+    secret = signing.resolve_key(key)
+    _check_target(path, overwrite)
+    package = Package.from_result(result, name=name, reference_rows=reference_rows)
+    files = package_files(package)
+    manifest = json.dumps({"format": FORMAT, "sha256": {f: hashlib.sha256(files[f]).hexdigest() for f in sorted(files)}},
+                          indent=1).encode()
+    files[MANIFEST_FILE] = manifest
+    if secret is not None:
+        files[SIGNATURE_FILE] = signing.signature_file(manifest, secret)
+    write_folder(path, files)
+    package.path = path
+    package.signed = secret is not None
+    return package
+
+
+def package_files(package: Package) -> dict:
+    """File name -> bytes of a package, all made in memory (nothing is written yet)."""
+    sio = require("skops.io", what="deploying a package")
+    model = package.model
+    torch_est = _torch_estimator(model)
+    nested = _nested_networks(model)
+    if nested:
+        raise NbmlError(f"the model holds a torch network ({nested[0]}) inside another model; nbml packages hold a "
+                        f"torch network only as the pipeline's final model: deploy that model on its own")
+    files = {}
+    if torch_est is not None:
+        from nbml.deployment.network import weights_bytes
+
+        files[ARCH_FILE] = json.dumps(architecture(torch_est.module_), indent=1).encode()
+        files[WEIGHTS_FILE] = weights_bytes(torch_est.module_)
+        model = _without_network(model, torch_est)
+    data = sio.dumps(model)
+    refused = _untrusted(sio.get_untrusted_types(data=data))
+    if refused:
+        raise TypeError(f"the model contains types nbml does not trust to load safely: {', '.join(refused)}; "
+                        f"use scikit-learn, nbml or torch.nn.Sequential parts")
+    files[MODEL_FILE] = data
+    card = dict(package.card)
+    card["files"] = sorted(files) + [CARD_FILE] + ([REFERENCE_FILE] if package.reference is not None else [])
+    files[CARD_FILE] = json.dumps(card, indent=1, sort_keys=False).encode()
+    if package.reference is not None:
+        files[REFERENCE_FILE] = package.reference.to_json(orient="split", index=False, date_format="iso").encode()
+    return files
+
+
+def write_folder(path: Path, files: dict) -> None:
+    """Write ``files`` as folder ``path``: into a temporary folder beside it, then moved into
+    place (an existing package is replaced only once the new one is complete). On failure,
+    nothing is left behind, folders this call created included."""
+    path = Path(os.path.abspath(path))
+    created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    partial = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.partial"
+    old = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.replaced"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.mkdir()
+        for file, data in files.items():
+            with open(partial / file, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if path.exists():
+            os.replace(path, old)
+            try:
+                os.replace(partial, path)
+            except OSError:
+                os.replace(old, path)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(partial, path)
+    except OSError as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise NbmlError(f"cannot write the package to {str(path)!r}: {exc.strerror or exc}; give a folder you can "
+                        f"write to") from None
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 # -- reading --------------------------------------------------------------------------------
 
-def verify(path) -> dict:
-    """Check the package's files against its manifest; return the manifest. Raises
-    ``UntrustedPackageError`` naming each file that does not match."""
+def _read_manifest(path: Path) -> tuple:
+    file = path / MANIFEST_FILE
+    raw = file.read_bytes()
+    try:
+        manifest = json.loads(raw)
+        hashes = dict(manifest["sha256"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise UntrustedPackageError(f"refusing to load {path}: {file} is not an nbml manifest ({type(exc).__name__}: "
+                                    f"{exc})") from None
+    return raw, manifest, hashes
+
+
+def verify(path, key=None) -> dict:
+    """Check the package's files against its manifest (and, with a key, the manifest against
+    its signature); return the manifest. Raises ``UntrustedPackageError`` naming each file
+    that does not match."""
     path = _check_path(path)
+    secret = signing.resolve_key(key)
     if not path.exists():
         raise NbmlError(f"path={str(path)!r} does not exist")
     if not path.is_dir() or not (path / MANIFEST_FILE).exists():
         raise NbmlError(f"path={str(path)!r} is not an nbml package (no {MANIFEST_FILE}); create one with "
                         f"nbml.deploy(result, path)")
-    try:
-        manifest = json.loads((path / MANIFEST_FILE).read_text())
-        hashes = dict(manifest["sha256"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UntrustedPackageError(f"refusing to load {path}: its manifest is unreadable ({exc})") from None
+    raw, manifest, hashes = _read_manifest(path)
+    if secret is not None:
+        sig = path / SIGNATURE_FILE
+        signing.check(raw, sig.read_bytes() if sig.is_file() else None, secret, str(path))
     if manifest.get("format") != FORMAT:
         raise UntrustedPackageError(f"refusing to load {path}: format {manifest.get('format')!r} is not {FORMAT!r}")
     if MODEL_FILE not in hashes or CARD_FILE not in hashes:
@@ -408,10 +431,10 @@ def verify(path) -> dict:
                                     f"{CARD_FILE}")
     bad = []
     for name, digest in sorted(hashes.items()):
-        if "/" in name or "\\" in name or name.startswith("."):
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith("."):
             raise UntrustedPackageError(f"refusing to load {path}: the manifest names {name!r}, not a package file")
         file = path / name
-        if not file.exists():
+        if not file.is_file():
             bad.append(f"{name} (missing)")
         elif _sha256(file) != digest:
             bad.append(f"{name} (changed)")
@@ -421,53 +444,56 @@ def verify(path) -> dict:
     return manifest
 
 
-def load(path, trusted=None) -> Package:
+def load(path, trusted=None, key=None) -> Package:
     """Read a package written by ``deploy``; predictions equal the trained model's.
 
-    Refused with ``UntrustedPackageError`` when a file changed since it was written, or when
+    Refused with ``UntrustedPackageError`` when a file changed since it was written, when
     the model holds types outside nbml's allow-list (they are listed; pass ``trusted=[names]``
-    to accept them if you trust the package's source).
+    to accept them if you trust the package's source), or when a key is set (``key=`` or
+    ``$NBML_SIGNING_KEY``) and the package does not carry that key's signature.
     """
-    import skops.io as sio
-
+    sio = require("skops.io", what="loading a package")
     if trusted is not None and (isinstance(trusted, str) or not all(isinstance(t, str) for t in trusted)):
         raise TypeError(f"trusted={trusted!r} must be a list of type names such as ['mypackage.MyScaler']")
-    manifest = verify(path)
-    path = Path(path)
+    manifest = verify(path, key)
+    path = _check_path(path)
+    card = read_card(path / CARD_FILE)
     data = (path / MODEL_FILE).read_bytes()
     try:
         found = sio.get_untrusted_types(data=data)
     except Exception as exc:  # noqa: BLE001 - any parse failure means: not a package we can read
         raise UntrustedPackageError(f"refusing to load {path}: {MODEL_FILE} is not a valid skops file "
                                     f"({type(exc).__name__}: {exc})") from None
-    untrusted = [t for t in _untrusted(found) if t not in set(trusted or [])]
-    if untrusted:
-        raise UntrustedPackageError(f"refusing to load {path}: it contains untrusted types: {', '.join(untrusted)} "
+    refused = [t for t in _untrusted(found) if t not in set(trusted or [])]
+    if refused:
+        raise UntrustedPackageError(f"refusing to load {path}: it contains untrusted types: {', '.join(refused)} "
                                     f"(pass trusted=[...] only if you trust where the package came from)")
-    model = sio.loads(data, trusted=sorted(set(found)))
-    card = json.loads((path / CARD_FILE).read_text())
+    try:
+        model = sio.loads(data, trusted=sorted(set(found)))
+        check_contents(model)
+    except UntrustedPackageError as exc:
+        raise UntrustedPackageError(f"refusing to load {path}: {MODEL_FILE} holds a damaged or crafted model: "
+                                    f"{exc}") from None
+    except Exception as exc:  # noqa: BLE001 - skops could not rebuild it: damaged
+        raise UntrustedPackageError(f"refusing to load {path}: {MODEL_FILE} could not be rebuilt "
+                                    f"({type(exc).__name__}: {str(exc)[:200]})") from None
     if WEIGHTS_FILE in manifest["sha256"]:
         model = _attach_network(model, path)
     reference = None
     if REFERENCE_FILE in manifest["sha256"]:
         reference = _read_reference(path / REFERENCE_FILE, card["schema"])
-    return Package(model, card, reference, path)
+    package = Package(model, card, reference, path)
+    package.signed = (path / SIGNATURE_FILE).is_file()
+    return package
 
 
 def _attach_network(model, path: Path):
-    import torch
+    from nbml.deployment.network import load_network
 
     est = _torch_estimator_unfitted(model)
     if est is None:
         raise UntrustedPackageError(f"refusing to load {path}: it has {WEIGHTS_FILE} but no nbml torch estimator")
-    module = build_architecture(json.loads((path / ARCH_FILE).read_text()))
-    try:
-        state = torch.load(path / WEIGHTS_FILE, weights_only=True, map_location="cpu")
-        module.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - unpickling refused, wrong shapes, truncated file: all refused
-        raise UntrustedPackageError(f"refusing to load {path}: {WEIGHTS_FILE} does not fit the architecture "
-                                    f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-    est.module_ = module.eval()
+    est.module_ = load_network(path)
     return model
 
 
@@ -478,10 +504,70 @@ def _torch_estimator_unfitted(model):
     return est if type(est).__module__ == "nbml.torch.estimators" else None
 
 
+def _damaged(file: Path, problem: str) -> UntrustedPackageError:
+    return UntrustedPackageError(f"refusing to load {file.parent}: {file} {problem}; deploy the model again")
+
+
+def read_card(file: Path) -> dict:
+    """``card.json``, checked for what serving and drift reports read from it."""
+    try:
+        card = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(file, "is not UTF-8 text") from None
+    except ValueError as exc:
+        raise _damaged(file, f"is not valid JSON ({getattr(exc, 'msg', exc)} at line {getattr(exc, 'lineno', '?')} "
+                             f"column {getattr(exc, 'colno', '?')})") from None
+    if not isinstance(card, dict):
+        raise _damaged(file, "is not a JSON object")
+    if not isinstance(card.get("task"), str):
+        raise _damaged(file, "has no 'task'")
+    schema = card.get("schema")
+    if not isinstance(schema, dict) or not isinstance(schema.get("columns"), list) or not schema["columns"]:
+        raise _damaged(file, "has no 'schema' with the training columns")
+    for i, col in enumerate(schema["columns"]):
+        problem = _column_problem(col)
+        if problem:
+            raise _damaged(file, f"has a bad schema column {i}: {problem}")
+    names = [c["name"] for c in schema["columns"]]
+    if len(set(names)) != len(names):
+        raise _damaged(file, "names a schema column twice")
+    for key, kind in (("name", str), ("metrics", dict), ("classes", list)):
+        if card.get(key) is not None and not isinstance(card[key], kind):
+            raise _damaged(file, f"has a '{key}' that is not a {kind.__name__}")
+    return card
+
+
+def _column_problem(col) -> str | None:
+    if not isinstance(col, dict) or not isinstance(col.get("name"), str) or not isinstance(col.get("dtype"), str):
+        return "it needs a 'name' and a 'dtype'"
+    if col.get("kind") not in COLUMN_KINDS:
+        return f"kind {col.get('kind')!r} is not one of {', '.join(COLUMN_KINDS)}"
+    number = (int, float)
+    if col["kind"] == "numeric":
+        for key in ("min", "max", "mean", "std"):
+            if col.get(key) is not None and (isinstance(col[key], bool) or not isinstance(col[key], number)):
+                return f"{key!r} is not a number"
+    if col["kind"] == "datetime":
+        for key in ("min", "max"):
+            if col.get(key) is not None:
+                try:
+                    pd.Timestamp(col[key])
+                except (TypeError, ValueError):
+                    return f"{key!r} is not a date"
+    if col["kind"] == "categorical" and not all(isinstance(c, str) for c in col.get("categories", [])):
+        return "'categories' are not strings"
+    if not isinstance(col.get("missing", 0), int):
+        return "'missing' is not a count"
+    return None
+
+
 def _read_reference(file: Path, schema: dict) -> pd.DataFrame:
     from io import StringIO
 
-    frame = pd.read_json(StringIO(file.read_text()), orient="split", dtype=False)
+    try:
+        frame = pd.read_json(StringIO(file.read_text(encoding="utf-8")), orient="split", dtype=False)
+    except (ValueError, UnicodeDecodeError, TypeError) as exc:
+        raise _damaged(file, f"is not a table of training rows ({type(exc).__name__})") from None
     for col in schema["columns"]:
         name = col["name"]
         if name not in frame.columns:

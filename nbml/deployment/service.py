@@ -23,6 +23,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from nbml.deployment.extras import require
 from nbml.deployment.package import Package, load
 from nbml.errors import NbmlError
 
@@ -175,7 +176,7 @@ def _column(col: dict, values: list):
             else:
                 try:
                     pd.Timestamp(v)
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, OverflowError):
                     bad(i, v, "a date (ISO 8601, e.g. 2024-01-31)")
         if len(problems) >= 2:  # the first two bad values of a column say enough
             break
@@ -183,14 +184,7 @@ def _column(col: dict, values: list):
         return None, problems, notes
     dtype = col["dtype"]
     if kind == "numeric":
-        arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-        series = pd.Series(arr)
-        if dtype.startswith(("int", "uint")) and not np.isnan(arr).any() and np.all(arr == np.round(arr)):
-            series = series.astype(dtype)
-        low, high = col.get("min"), col.get("max")
-        finite = arr[~np.isnan(arr)]
-        if low is not None and high is not None and len(finite) and (finite.min() < low or finite.max() > high):
-            notes.append(f"column {name!r}: values outside the training range [{low:g}, {high:g}]")
+        series, notes = _numeric(col, values)
     elif kind == "categorical":
         series = pd.Series(values, dtype=object)
         if col.get("n_categories", 0) <= len(col.get("categories", [])):
@@ -208,8 +202,63 @@ def _column(col: dict, values: list):
     elif kind == "boolean":
         series = pd.Series(values, dtype="boolean" if any(v is None for v in values) else bool)
     else:
-        series = pd.to_datetime(pd.Series(values))
+        series, problems, notes = _dates(col, values)
     return series, problems, notes
+
+
+def _numeric(col: dict, values: list):
+    """A numeric column as the training dtype, and its warnings: values outside the training
+    range, fractions in a column of integers."""
+    name, dtype, notes = col["name"], col["dtype"], []
+    arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    series = pd.Series(arr)
+    finite = arr[~np.isnan(arr)]
+    if dtype.startswith(("int", "uint")) or col.get("integer"):
+        fractions = [v for v in values if v is not None and v != math.floor(v)]
+        if fractions:
+            notes.append(f"column {name!r}: {_fmt(fractions[0])} is not a whole number, but the training values "
+                         f"were integers")
+        elif dtype.startswith(("int", "uint")) and not np.isnan(arr).any() and len(finite):
+            info = np.iinfo(dtype)
+            if info.min <= finite.min() and finite.max() <= info.max:
+                series = series.astype(dtype)
+    low, high = col.get("min"), col.get("max")
+    if low is not None and high is not None and len(finite) and (finite.min() < low or finite.max() > high):
+        notes.append(f"column {name!r}: values outside the training range [{low:g}, {high:g}]")
+    return series, notes
+
+
+def _dates(col: dict, values: list):
+    """A datetime column in the training time zone (or none), and its warnings: dates outside
+    the training range. Dates mixing zones, or with a zone where training had none (or the
+    reverse), are problems (422)."""
+    name, dtype = col["name"], col["dtype"]
+    try:
+        series = pd.to_datetime(pd.Series(values, dtype=object), format="mixed")
+    except (ValueError, TypeError, OverflowError) as exc:
+        reason = "they mix time zones" if "zone" in str(exc).lower() else str(exc).splitlines()[0][:120]
+        return None, [f"column {name!r}: the dates cannot be read together ({reason}); send ISO 8601 dates "
+                      f"(2024-01-31 or 2024-01-31T12:00:00) in one time zone"], []
+    trained_zone = dtype.split(",", 1)[1].rstrip("]").strip() if "," in dtype else None
+    zone = getattr(series.dt, "tz", None)
+    if trained_zone is None and zone is not None:
+        return None, [f"column {name!r}: the dates have a time zone ({zone}) but the training dates had none; "
+                      f"send them without one"], []
+    if trained_zone is not None and zone is None:
+        return None, [f"column {name!r}: the dates have no time zone but the training dates were in "
+                      f"{trained_zone}; send them with one (e.g. 2024-01-31T12:00:00+00:00)"], []
+    notes = []
+    try:
+        if zone is not None:
+            series = series.dt.tz_convert(trained_zone)
+        low, high = (pd.Timestamp(col[k]) if col.get(k) else None for k in ("min", "max"))
+        present = series.dropna()
+        if low is not None and high is not None and len(present) and (present.min() < low or present.max() > high):
+            notes.append(f"column {name!r}: dates outside the training range [{col['min']}, {col['max']}]")
+    except (ValueError, TypeError, OverflowError) as exc:
+        return None, [f"column {name!r}: the dates cannot be compared with the training dates "
+                      f"({str(exc).splitlines()[0][:120]})"], []
+    return series, [], notes
 
 
 def predict_payload(package: Package, X: pd.DataFrame) -> dict:
@@ -252,8 +301,99 @@ def _jsonable(arr: np.ndarray) -> list:
 
 # -- the app --------------------------------------------------------------------------------
 
-def make_app(package: Package, max_body: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS, log=None):
-    """The FastAPI application serving ``package`` (``log``: a ``PredictionLog`` or None)."""
+# Host names a browser resolves to this machine without asking DNS: a page elsewhere cannot
+# rebind them to the service (DNS rebinding), so they are allowed by default
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def check_allowed_hosts(allowed_hosts, host: str = "127.0.0.1") -> tuple:
+    """The Host names the service answers: ``allowed_hosts`` (a list or "H1,H2"; "*": any),
+    by default the localhost names plus the bound address when it is a specific one."""
+    if allowed_hosts is None:
+        names = list(LOCAL_HOSTS)
+        bound = host.strip("[]").lower()
+        if bound not in ("0.0.0.0", "::", ""):
+            names.append(bound)
+        return tuple(dict.fromkeys(names))
+    if isinstance(allowed_hosts, str):
+        allowed_hosts = allowed_hosts.split(",")
+    if not isinstance(allowed_hosts, (list, tuple, set)) or not all(isinstance(h, str) for h in allowed_hosts):
+        raise TypeError(f"allowed_hosts={allowed_hosts!r} must be host names, e.g. ['localhost', 'models.internal'] "
+                        f"or 'localhost,models.internal'")
+    names = [h.strip().strip("[]").lower().rstrip(".") for h in allowed_hosts if h.strip()]
+    bad = [h for h in names if h != "*" and (any(c in h for c in " /@?#") or h.startswith("*"))]
+    if not names or bad:
+        raise NbmlError(f"allowed_hosts={allowed_hosts!r}: {bad[0]!r} is not a host name" if bad else
+                        "allowed_hosts is empty: give host names, e.g. 'localhost,models.internal' ('*': any)")
+    return tuple(dict.fromkeys(names))
+
+
+def host_name(header: str | None) -> str | None:
+    """The name in a Host header, without the port (``[::1]:8000`` -> ``::1``)."""
+    if not header:
+        return None
+    header = header.strip().lower()
+    if header.startswith("["):
+        end = header.find("]")
+        return header[1:end] if end > 0 else None
+    name, _, port = header.rpartition(":")
+    if name and port.isdigit():
+        header = name
+    return header.rstrip(".")
+
+
+def host_allowed(header: str | None, allowed: tuple) -> bool:
+    if "*" in allowed:
+        return True
+    name = host_name(header)
+    if name is None:
+        return False
+    return name in allowed or ("localhost" in allowed and name.endswith(".localhost"))
+
+
+class HostGuard:
+    """ASGI middleware: answers 400 to a request whose Host header is not allowed (a page
+    that rebinds its own domain to 127.0.0.1 sends its domain as Host)."""
+
+    def __init__(self, app, allowed: tuple, on_refused=None):
+        self.app, self.allowed, self.on_refused = app, allowed, on_refused
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        header = headers.get(b"host", b"").decode("latin-1")
+        if host_allowed(header, self.allowed):
+            return await self.app(scope, receive, send)
+        from starlette.responses import JSONResponse
+
+        if self.on_refused is not None:
+            self.on_refused()
+        shown = header[:100] or "(none)"
+        response = JSONResponse({"detail": f"Host {shown!r} is not allowed: this service answers "
+                                           f"{', '.join(self.allowed)} (start it with --allowed-hosts to add names)"},
+                                status_code=400)
+        await response(scope, receive, send)
+
+
+def _parse_int(text: str):
+    """JSON integers: a long one becomes a float (infinite past 1e308), never a 4,300-digit int."""
+    return int(text) if len(text) <= 300 else float(text)
+
+
+def _media_type(header: str | None) -> str:
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def _is_json(media: str) -> bool:
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+def make_app(package: Package, max_body: int = MAX_BODY_BYTES, max_rows: int = MAX_ROWS, log=None,
+             allowed_hosts: tuple = LOCAL_HOSTS):
+    """The FastAPI application serving ``package`` (``log``: a ``PredictionLog`` or None;
+    ``allowed_hosts``: the Host names it answers, from ``check_allowed_hosts``)."""
+    require("fastapi", what="serving a model")
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
@@ -287,11 +427,15 @@ def make_app(package: Package, max_body: int = MAX_BODY_BYTES, max_rows: int = M
         state["requests"] += 1
         X = None
         try:
+            media = _media_type(request.headers.get("content-type"))
+            if not _is_json(media):
+                raise RequestError(415, f"send the body as JSON with the header Content-Type: application/json "
+                                        f"(got {media[:60] or 'no Content-Type'})")
             body = await read_body(request)
             if not body.strip():
                 raise RequestError(400, "empty body: send JSON records, e.g. [{\"x\": 1.0}]")
             try:
-                payload = json.loads(body)
+                payload = json.loads(body, parse_int=_parse_int)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise RequestError(400, f"the body is not valid JSON: {exc}") from None
             X, notes = to_frame(payload, package, max_rows)
@@ -327,6 +471,8 @@ def make_app(package: Package, max_body: int = MAX_BODY_BYTES, max_rows: int = M
         return card
 
     app.state.nbml = state
+    app.add_middleware(HostGuard, allowed=tuple(allowed_hosts), on_refused=lambda: state.update(
+        errors=state["errors"] + 1))
     return app
 
 
@@ -340,6 +486,7 @@ class ServiceHandle:
         self.package = package
         self.source = package
         self.log = log
+        self.allowed_hosts = LOCAL_HOSTS
         host, port = sock.getsockname()[:2]
         self.host, self.port = host, port
         shown = f"[{host}]" if ":" in host else host
@@ -382,7 +529,7 @@ class ServiceHandle:
                 f"<code>POST {self.url}/predict</code>")
 
 
-def _package(source, trusted=None) -> Package:
+def _package(source, trusted=None, key=None) -> Package:
     from nbml.training import TrainResult
 
     if isinstance(source, Package):
@@ -390,7 +537,7 @@ def _package(source, trusted=None) -> Package:
     if isinstance(source, TrainResult):
         return Package.from_result(source)
     if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
-        return load(source, trusted=trusted)
+        return load(source, trusted=trusted, key=key)
     raise TypeError(f"serve() needs a TrainResult, a Package or a package folder path; got {type(source).__name__}")
 
 
@@ -422,22 +569,31 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def serve(result_or_path, port: int | None = None, host: str = "127.0.0.1", *, max_body: int = MAX_BODY_BYTES,
           max_rows: int = MAX_ROWS, log: bool = True, storage: str | None = None, log_settings: dict | None = None,
-          trusted=None, timeout: float = 30.0) -> ServiceHandle:
+          trusted=None, key=None, allowed_hosts=None, timeout: float = 30.0) -> ServiceHandle:
     """Serve a model over HTTP in a background thread; returns a handle with ``url`` and ``stop()``.
 
-    ``result_or_path``: a ``TrainResult``, a ``Package`` or a package folder (``nbml.deploy``).
-    ``port=None`` takes a free port. Each prediction is logged to the store unless ``log=False``
-    (``log_settings``: ``sample``, ``max_rows``, ``max_input_rows``; see ``LOG_SETTINGS``).
+    ``result_or_path``: a ``TrainResult``, a ``Package`` or a package folder (``nbml.deploy``;
+    with ``key`` or ``$NBML_SIGNING_KEY`` set, it must carry that key's signature).
+    ``port=None`` takes a free port. ``allowed_hosts``: the Host names answered (a list or
+    "H1,H2"; default: localhost names and the bound address; "*": any). Each prediction is
+    logged to the store unless ``log=False`` (``log_settings``: ``sample``, ``max_rows``,
+    ``max_input_rows``; see ``LOG_SETTINGS``). The service stops at interpreter exit.
     """
-    import uvicorn
-
+    uvicorn = require("uvicorn", what="serving a model")
     from nbml.deployment.log import PredictionLog
 
     _check_options(port, host, max_body, max_rows)
-    package = _package(result_or_path, trusted)
+    hosts = check_allowed_hosts(allowed_hosts, host)
+    require("fastapi", what="serving a model")
+    package = _package(result_or_path, trusted, key)
     prediction_log = PredictionLog(package.name, storage, **(log_settings or {})) if log else None
-    app = make_app(package, max_body=max_body, max_rows=max_rows, log=prediction_log)
-    sock = _bind(host, port or 0)
+    app = make_app(package, max_body=max_body, max_rows=max_rows, log=prediction_log, allowed_hosts=hosts)
+    try:
+        sock = _bind(host, port or 0)
+    except NbmlError:
+        if prediction_log is not None:
+            prediction_log.close()
+        raise
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_keep_alive=30)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="nbml-serve", daemon=True)
@@ -447,6 +603,7 @@ def serve(result_or_path, port: int | None = None, host: str = "127.0.0.1", *, m
         time.sleep(0.01)
     handle = ServiceHandle(server, thread, sock, package, prediction_log)
     handle.source = result_or_path
+    handle.allowed_hosts = hosts
     if not server.started:
         handle.stop(timeout=2)
         raise RuntimeError(f"the service did not start within {timeout} s on {host}:{port or 0}")
@@ -466,13 +623,26 @@ def stop_all() -> int:
     return len(handles)
 
 
-atexit.register(stop_all)
+def at_exit(callback) -> None:
+    """Run ``callback`` when the interpreter exits, before it waits for (and then abandons)
+    threads: a service or monitor thread left running in native code (torch, sqlite) while the
+    interpreter finalizes aborts the process ("terminate called without an active exception")."""
+    register = getattr(threading, "_register_atexit", None)  # what concurrent.futures uses
+    try:
+        if register is not None:
+            register(callback)
+            return
+    except RuntimeError:  # the interpreter is already shutting down
+        return
+    atexit.register(callback)
+
+
+at_exit(stop_all)
 
 
 def main(argv=None) -> int:
-    """``python -m nbml serve PATH [--port 8000] [--host 127.0.0.1]``: serve until Ctrl-C."""
-    import uvicorn
-
+    """``python -m nbml serve PATH [--port 8000] [--host 127.0.0.1] [--allowed-hosts H1,H2]``:
+    serve until Ctrl-C. With ``$NBML_SIGNING_KEY`` set, only a package signed with it is served."""
     from nbml.deployment.log import PredictionLog
     from nbml.deployment.package import UntrustedPackageError
 
@@ -485,16 +655,21 @@ def main(argv=None) -> int:
     parser.add_argument("--no-log", action="store_true", help="do not log predictions to the nbml store")
     parser.add_argument("--trust", action="append", default=None, metavar="TYPE",
                         help="accept this type in the package (repeatable; only for packages you trust)")
+    parser.add_argument("--allowed-hosts", default=None, metavar="H1,H2",
+                        help="Host names answered (default: localhost names and the bound address; '*': any)")
     args = parser.parse_args(argv)
     try:
+        uvicorn = require("uvicorn", what="serving a model")
+        require("fastapi", what="serving a model")
         _check_options(args.port, args.host, args.max_body, args.max_rows)
+        hosts = check_allowed_hosts(args.allowed_hosts, args.host)
         package = load(args.path, trusted=args.trust)
         sock = _bind(args.host, args.port)
     except (ValueError, TypeError, UntrustedPackageError) as exc:
         print(f"nbml serve: {exc}", file=sys.stderr)
         return 2
     prediction_log = None if args.no_log else PredictionLog(package.name)
-    app = make_app(package, max_body=args.max_body, max_rows=args.max_rows, log=prediction_log)
+    app = make_app(package, max_body=args.max_body, max_rows=args.max_rows, log=prediction_log, allowed_hosts=hosts)
     host, port = sock.getsockname()[:2]
     print(f"nbml: serving {package.name} at http://{host}:{port} (POST /predict, GET /health, GET /metadata); "
           f"Ctrl-C stops", flush=True)

@@ -31,7 +31,8 @@ class DeployMagics(NbmlMagicsBase):
     @line_magic("deploy")
     def deploy_magic(self, line):
         """Package a trained result safely: skops (no pickle) for the pipeline, state_dict +
-        layer spec for torch networks, and a model card (card.json). ``nbml.load(PATH)`` reads it."""
+        layer spec for torch networks, and a model card (card.json). ``nbml.load(PATH)`` reads it.
+        With $NBML_SIGNING_KEY set, the package is signed (signature.json)."""
         from nbml.deployment.package import REFERENCE_ROWS, deploy
 
         args = self.parse(self.deploy_magic, line)
@@ -40,20 +41,24 @@ class DeployMagics(NbmlMagicsBase):
         with self.errors(f"%deploy {args.name}"):
             package = deploy(result, args.path.strip("'\""), name=args.name, reference_rows=rows)
         files = ", ".join(sorted(p.name for p in package.path.iterdir()))
-        print(f"deployed {args.name} to {package.path} ({files})")
+        signed = "signed with $NBML_SIGNING_KEY; " if package.signed else ""
+        print(f"deployed {args.name} to {package.path} ({signed}{files})")
         return self.finish(package, args.out, self.silenced(line))
 
     @magic_arguments(name="serve")
     @argument("source", nargs="?", default=None, help="a result/package variable or a package folder")
     @argument("--port", "-p", type=int, default=None, help="port (default: a free one)")
     @argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    @argument("--allowed-hosts", default=None, metavar="H1,H2",
+              help="Host names the service answers (default: localhost names and the bound address; '*': any)")
     @argument("--stop", action="store_true", help="stop the service of SOURCE (or, without SOURCE, all)")
     @argument("--no-log", action="store_true", help="do not log predictions to the store")
     @argument("-o", "--out", default=None, help="store the service handle in this variable")
     @line_magic("serve")
     def serve_magic(self, line):
         """Serve a model over HTTP in the background: POST /predict, GET /health, GET /metadata.
-        ``%serve --stop`` stops it."""
+        ``%serve --stop`` stops it. With $NBML_SIGNING_KEY set, a package folder must carry
+        that key's signature."""
         from nbml.deployment import service
 
         args = self.parse(self.serve_magic, line)
@@ -68,7 +73,8 @@ class DeployMagics(NbmlMagicsBase):
 
             if isinstance(source, TrainResult):  # served under its variable name
                 source = Package.from_result(source, name=args.source.strip())
-            handle = service.serve(source, port=args.port, host=args.host, log=not args.no_log)
+            handle = service.serve(source, port=args.port, host=args.host, log=not args.no_log,
+                                   allowed_hosts=args.allowed_hosts)
         print(f"serving {handle.package.name} at {handle.url}  (POST {handle.url}/predict; %serve --stop stops it)")
         return self.finish(handle, args.out, self.silenced(line))
 
