@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from nbml.errors import NbmlError
+
 # the torch estimators' per-epoch report is a training callback, the same class users pass as
 # ``OptunaPruning``; nbml.torch.callbacks imports no torch
 from nbml.torch.callbacks import EpochReporter  # noqa: F401
@@ -34,7 +36,7 @@ def check_prune(prune) -> str | None:
     if not isinstance(prune, str) and _is_optuna_pruner(prune):
         return prune  # the user's own pruner object, as it is
     if prune not in PRUNERS:
-        raise ValueError(f"prune={prune!r} is not a pruner; use one of {', '.join(PRUNERS)} (or None)")
+        raise NbmlError(f"prune={prune!r} is not a pruner; use one of {', '.join(PRUNERS)} (or None)")
     return prune
 
 
@@ -60,10 +62,9 @@ def make_pruner(prune, max_resource: int | None = None):
 
 def is_epoch_model(estimator) -> bool:
     """Models that train in epochs and call ``callbacks`` after each (nbml's torch estimators)."""
-    try:
-        params = estimator.get_params(deep=False)
-    except Exception:
+    if not hasattr(estimator, "get_params"):
         return False
+    params = estimator.get_params(deep=False)
     return "callbacks" in params and "epochs" in params
 
 
@@ -84,10 +85,9 @@ def iteration_mode(estimator, task: str) -> tuple | None:
     iterations bounded by ``max_iter``), or None."""
     if task == "clustering":
         return None
-    try:
-        params = estimator.get_params(deep=False)
-    except Exception:
+    if not hasattr(estimator, "get_params"):
         return None
+    params = estimator.get_params(deep=False)
     staged = hasattr(estimator, "staged_predict") and "n_estimators" in params
     if staged and _takes_monitor(estimator):
         return ("monitor", "monitor")
