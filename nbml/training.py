@@ -367,7 +367,7 @@ def standard_model(short: str, task: str):
 
     table = STANDARD_MODELS.get(task, {})
     if short not in table:
-        raise ValueError(f"model {short!r} is not a standard {task} model; choose from {', '.join(table)}")
+        raise NbmlError(f"model {short!r} is not a standard {task} model; choose from {', '.join(table)}")
     module, cls, params = table[short]
     return getattr(import_module(module), cls)(**params)
 
@@ -389,13 +389,13 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, la
             trained[short] = train(est, split=data_split, cv=cv, seed=seed)
         results += list(trained.values())
     if not results:
-        raise ValueError("compare needs TrainResults or models='rf,lr,…'")
+        raise NbmlError("compare needs TrainResults or models='rf,lr,…'")
     for r in results:
         if not isinstance(r, TrainResult):
             raise TypeError(f"compare takes TrainResults; got {type(r).__name__}")
     tasks = {r.task for r in results}
     if len(tasks) > 1:
-        raise ValueError(f"results of different tasks ({', '.join(sorted(tasks))}) cannot be compared")
+        raise NbmlError(f"results of different tasks ({', '.join(sorted(tasks))}) cannot be compared")
     task = tasks.pop()
     names = list(labels or []) + [r.name for r in results][len(labels or []):]
     table = pd.DataFrame([r.metrics for r in results], index=unique_names(names))
@@ -404,7 +404,7 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, la
     table["scored_by"] = [f"{len(r.cv)}-fold CV" if r.cv is not None else "validation" for r in results]
     key = sort_by or _metrics.PRIMARY[task]
     if key not in table.columns:
-        raise ValueError(f"sort_by={key!r} is not a column; use one of {', '.join(table.columns)}")
+        raise NbmlError(f"sort_by={key!r} is not a column; use one of {', '.join(table.columns)}")
     table = table.sort_values(key, ascending=not _metrics.greater_is_better(key))
     table.attrs["results"] = trained
     return table

@@ -23,6 +23,7 @@ from nbml.coresets.tree import (
     check_classes,
     resolve_size,
 )
+from nbml.errors import NbmlError
 
 
 def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
@@ -83,14 +84,14 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     _check_seed(seed)
     if file is not None:
         if data is not None:
-            raise ValueError("pass either data= or file=, not both")
+            raise NbmlError("pass either data= or file=, not both")
         if target is not None and not isinstance(target, str):
-            raise ValueError(f"with file=, target must be a column name, got "
+            raise NbmlError(f"with file=, target must be a column name, got "
                              f"{type(target).__name__}")
         return _from_file(file, target, size, method, seed, chunksize, task, model,
                           preprocess, node_size)
     if data is None:
-        raise ValueError("pass the data (a DataFrame or X) as data=, or a CSV/Parquet path "
+        raise NbmlError("pass the data (a DataFrame or X) as data=, or a CSV/Parquet path "
                          "as file=")
     if split is None:
         from nbml.data import active_split
@@ -106,15 +107,15 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     matrix, _ = numeric_matrix(X)
     n = len(matrix)
     if n == 0:
-        raise ValueError("data has no rows")
+        raise NbmlError("data has no rows")
     m = resolve_size(size, n)
     if y is not None and (y if isinstance(y, pd.Series) else pd.Series(y)).isna().any():
         what = f"target {target_name!r}" if target_name is not None else "the target"
-        raise ValueError(f"{what} has missing values ({int(pd.Series(y).isna().sum())} rows); "
+        raise NbmlError(f"{what} has missing values ({int(pd.Series(y).isna().sum())} rows); "
                          f"drop those rows first")
     task_ = task or infer_task(y)
     if task_ != "clustering" and y is None:
-        raise ValueError(f"task={task_!r} needs a target")
+        raise NbmlError(f"task={task_!r} needs a target")
     y_values = None if y is None else np.asarray(y)
     if task_ == "regression":
         y_values = y_values.astype(float)
@@ -166,9 +167,9 @@ def _split_target(data, target):
     if not isinstance(y, pd.Series):
         y = np.asarray(y)
         if y.ndim != 1:
-            raise ValueError(f"target must be 1-dimensional, got shape {y.shape}")
+            raise NbmlError(f"target must be 1-dimensional, got shape {y.shape}")
     if len(y) != len(data):
-        raise ValueError(f"target has {len(y)} values but data has {len(data)} rows")
+        raise NbmlError(f"target has {len(y)} values but data has {len(data)} rows")
     name = y.name if isinstance(y, pd.Series) else None
     return data, y, name
 

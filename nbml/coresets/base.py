@@ -19,6 +19,7 @@ import inspect
 
 import numpy as np
 import pandas as pd
+from nbml.errors import NbmlError
 
 METHODS = ("auto", "sensitivity", "lightweight", "uniform")
 TASKS = ("classification", "regression", "clustering")
@@ -116,7 +117,7 @@ class Coreset:
                 if self.y is None:
                     return model.fit(self.X, **fit_params)
                 return model.fit(self.X, self.y, **fit_params)
-            raise ValueError(
+            raise NbmlError(
                 f"model {type(model).__name__} does not accept sample_weight in fit(), so it "
                 f"cannot use the coreset's weights (method={self.method!r}); build an "
                 f"unweighted sample instead with method=\"uniform\" (equal weights, which "
@@ -177,13 +178,13 @@ def infer_task(y):
 
 def check_task(task):
     if task is not None and task not in TASKS:
-        raise ValueError(f"task={task!r} is not supported; use one of {list(TASKS)} or None "
+        raise NbmlError(f"task={task!r} is not supported; use one of {list(TASKS)} or None "
                          f"to infer it from the target")
 
 
 def check_method(method):
     if method not in METHODS:
-        raise ValueError(f"method={method!r} is not a coreset method; use one of {list(METHODS)}")
+        raise NbmlError(f"method={method!r} is not a coreset method; use one of {list(METHODS)}")
 
 
 def missing_column_error(name, columns, where):
@@ -207,7 +208,7 @@ def numeric_matrix(X, preprocess=None):
                if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
         if bad:
             shown = ", ".join(f"{c!r} ({d})" for c, d in bad[:5]) + (" ..." if len(bad) > 5 else "")
-            raise ValueError(
+            raise NbmlError(
                 f"coresets need numeric features, but {len(bad)} column(s) are not numeric: "
                 f"{shown}; encode them first (e.g. one-hot or ordinal encoding) or pass "
                 f"preprocess=<callable that turns the feature DataFrame into numbers>")
@@ -220,9 +221,9 @@ def numeric_matrix(X, preprocess=None):
         if arr.ndim == 1:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional (rows x features), got shape {arr.shape}")
+            raise NbmlError(f"X must be 2-dimensional (rows x features), got shape {arr.shape}")
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise ValueError(
+            raise NbmlError(
                 f"coresets need numeric features, but X has dtype {arr.dtype}; encode the "
                 f"non-numeric columns first or pass preprocess=<callable returning numbers>")
         names = None
@@ -230,7 +231,7 @@ def numeric_matrix(X, preprocess=None):
     if not np.isfinite(matrix).all():
         bad_cols = np.where(~np.isfinite(matrix).all(axis=0))[0]
         labels = [names[i] if names else str(i) for i in bad_cols[:5]]
-        raise ValueError(f"features contain missing or infinite values in column(s) "
+        raise NbmlError(f"features contain missing or infinite values in column(s) "
                          f"{', '.join(labels)}; impute or drop them first (or pass preprocess=)")
     return matrix, names
 
@@ -376,7 +377,7 @@ def reduce(X, y, w, m, method, task, rng, minimum_per_class=None):
     elif method == "lightweight":
         scores = lightweight_scores(X, y, w, task, codes)
     else:  # pragma: no cover - resolved before
-        raise ValueError(f"method={method!r} cannot reduce data")
+        raise NbmlError(f"method={method!r} cannot reduce data")
     return weighted_sample(scores, w, m, rng, codes=codes, minimum_per_class=minimum_per_class)
 
 
@@ -385,7 +386,7 @@ def resolve_method(method, task, model=None):
     check_method(method)
     if method != "auto":
         if method == "sensitivity" and task == "clustering":
-            raise ValueError("method='sensitivity' needs a target (it bounds a supervised "
+            raise NbmlError("method='sensitivity' needs a target (it bounds a supervised "
                              "loss); use method='lightweight' for data without a target")
         return method
     if task == "classification":

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from nbml.errors import NbmlError
 
 _PARQUET = (".parquet", ".pq", ".parq")
 
@@ -25,9 +26,9 @@ def _pyarrow_parquet():
 def check_file(path):
     path = Path(path)
     if not path.exists():
-        raise ValueError(f"file={str(path)!r} does not exist")
+        raise NbmlError(f"file={str(path)!r} does not exist")
     if not path.is_file():
-        raise ValueError(f"file={str(path)!r} is not a file")
+        raise NbmlError(f"file={str(path)!r} is not a file")
     return path
 
 
@@ -42,7 +43,7 @@ def read_columns(path):
 def iter_chunks(path, chunksize):
     """Yield DataFrames of at most ``chunksize`` rows from a CSV or Parquet file."""
     if not isinstance(chunksize, int) or isinstance(chunksize, bool) or chunksize < 1:
-        raise ValueError(f"chunksize must be a positive integer, got {chunksize!r}")
+        raise NbmlError(f"chunksize must be a positive integer, got {chunksize!r}")
     path = check_file(path)
     if is_parquet(path):
         parquet = _pyarrow_parquet().ParquetFile(path)

@@ -7,6 +7,7 @@ A coreset only stands for the full data when its weights are used everywhere: in
 from __future__ import annotations
 
 from nbml.coresets.base import sample_weight_keys
+from nbml.errors import NbmlError
 
 
 def _request_weights(estimator):
@@ -34,7 +35,7 @@ def weighted_search(search, coreset):
     from sklearn.metrics import get_scorer
 
     if not sample_weight_keys(search.estimator):
-        raise ValueError(f"estimator {type(search.estimator).__name__} does not accept "
+        raise NbmlError(f"estimator {type(search.estimator).__name__} does not accept "
                          f"sample_weight, so a weighted search is impossible; build the "
                          f"coreset with method=\"uniform\" and search it without weights")
     scoring = search.scoring
@@ -43,7 +44,7 @@ def weighted_search(search, coreset):
     if isinstance(scoring, str):
         scoring = get_scorer(scoring)
     if not hasattr(scoring, "set_score_request"):
-        raise ValueError(f"scoring={search.scoring!r}: use one metric name or a scorer from "
+        raise NbmlError(f"scoring={search.scoring!r}: use one metric name or a scorer from "
                          f"sklearn.metrics.make_scorer so that it can be weighted")
     with sklearn.config_context(enable_metadata_routing=True):
         search = clone(search)

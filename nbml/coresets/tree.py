@@ -33,6 +33,7 @@ from nbml.coresets.base import (
     resolve_method,
 )
 from nbml.coresets.io import iter_chunks, read_columns
+from nbml.errors import NbmlError
 
 _FORMAT = "nbml.CoresetTree"
 _VERSION = 1
@@ -62,33 +63,33 @@ class _Node:
 
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise NbmlError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        raise NbmlError(f"seed must be a non-negative integer, got {seed!r}")
 
 
 def resolve_size(size, n):
     """Rows wanted from ``size`` (an int row count or a fraction in (0, 1)) out of ``n``."""
     if size is None:
-        raise ValueError("size is required: a number of rows (int) or a fraction in (0, 1)")
+        raise NbmlError("size is required: a number of rows (int) or a fraction in (0, 1)")
     if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)):
         raise TypeError(f"size must be an int row count or a float fraction in (0, 1), "
                          f"got {size!r}")
     if size <= 0:
-        raise ValueError(f"size={size!r} must be positive: a number of rows >= 1 or a "
+        raise NbmlError(f"size={size!r} must be positive: a number of rows >= 1 or a "
                          f"fraction in (0, 1)")
     if isinstance(size, (float, np.floating)):
         if size < 1:
             return max(1, round(float(size) * n))
         if not float(size).is_integer():
-            raise ValueError(f"size={size!r}: use an int row count or a fraction in (0, 1)")
+            raise NbmlError(f"size={size!r}: use an int row count or a fraction in (0, 1)")
         size = int(size)
     size = int(size)
     if size > n:
-        raise ValueError(f"size={size} is larger than the data ({n:,} rows); use at most "
+        raise NbmlError(f"size={size} is larger than the data ({n:,} rows); use at most "
                          f"{n:,} rows or a fraction in (0, 1)")
     return size
 
@@ -98,13 +99,13 @@ def check_classes(counts, size, target):
     single = [label for label, count in counts.items() if count == 1]
     if single:
         shown = ", ".join(repr(s) for s in single[:5])
-        raise ValueError(
+        raise NbmlError(
             f"target {target!r} has class(es) with a single row: {shown}. A coreset keeps "
             f"every class, but one row cannot be weighted as a sample of its class, nor split "
             f"between training and validation folds in a (stratified) search; drop or merge "
             f"that class, or collect more rows of it")
     if size is not None and size < len(counts):
-        raise ValueError(f"size={size} is smaller than the number of classes ({len(counts)}); "
+        raise NbmlError(f"size={size} is smaller than the number of classes ({len(counts)}); "
                          f"a coreset keeps every class, so size must be at least {len(counts)}")
 
 
@@ -162,7 +163,7 @@ class CoresetTree:
         check_method(self.method)
         check_task(self.task)
         if self.target is not None and not isinstance(self.target, str):
-            raise ValueError(f"target must be a column name (str) or None, got {self.target!r}")
+            raise NbmlError(f"target must be a column name (str) or None, got {self.target!r}")
 
     # ---------------------------------------------------------------- building
     @classmethod
@@ -183,7 +184,7 @@ class CoresetTree:
         """
         if isinstance(data, (str, os.PathLike)):
             if y is not None:
-                raise ValueError("y must be None when adding a file; the target is a column")
+                raise NbmlError("y must be None when adding a file; the target is a column")
             columns = read_columns(data)
             if self.target is not None and self.target not in columns:
                 raise missing_column_error(self.target, columns, f"file {str(data)!r}")
@@ -197,11 +198,11 @@ class CoresetTree:
                 self._add_frame(data.iloc[start:start + self.chunksize])
             return self
         if y is None and self.target is not None:
-            raise ValueError(f"data must be a DataFrame holding column {self.target!r} or a "
+            raise NbmlError(f"data must be a DataFrame holding column {self.target!r} or a "
                              f"file path; got {type(data).__name__} without y")
         X = data if isinstance(data, pd.DataFrame) else np.asarray(data)
         if y is not None and len(y) != len(X):
-            raise ValueError(f"y has {len(y)} rows but data has {len(X)}")
+            raise NbmlError(f"y has {len(y)} rows but data has {len(X)}")
         for start in range(0, len(X), self.chunksize):
             stop = start + self.chunksize
             part = X.iloc[start:stop] if isinstance(X, pd.DataFrame) else X[start:stop]
@@ -223,15 +224,15 @@ class CoresetTree:
             self.feature_names_ = names
             self.task_ = self.task or infer_task(y)
             if self.task_ != "clustering" and y is None:
-                raise ValueError(f"task={self.task_!r} needs a target")
+                raise NbmlError(f"task={self.task_!r} needs a target")
             self.method_ = resolve_method(self.method, self.task_, self.model)
         elif matrix.shape[1] != self.n_features_ or (names and self.feature_names_
                                                      and names != self.feature_names_):
-            raise ValueError(f"new data has columns {names or matrix.shape[1]} but the tree "
+            raise NbmlError(f"new data has columns {names or matrix.shape[1]} but the tree "
                              f"was built on {self.feature_names_ or self.n_features_}")
         if y is not None:
             if pd.isna(y).any():
-                raise ValueError(f"target {self.target!r} has missing values; drop those rows")
+                raise NbmlError(f"target {self.target!r} has missing values; drop those rows")
             if self.task_ == "regression":
                 y = y.astype(float)
             if self.task_ == "classification":
@@ -263,7 +264,7 @@ class CoresetTree:
     # ---------------------------------------------------------------- reading
     def _require_data(self):
         if not self._buckets:
-            raise ValueError("the tree is empty; add data first (CoresetTree.add)")
+            raise NbmlError("the tree is empty; add data first (CoresetTree.add)")
 
     def _union(self):
         return _Node.merge([self._buckets[h] for h in sorted(self._buckets, reverse=True)])
@@ -313,7 +314,7 @@ class CoresetTree:
         if m >= len(union):
             if len(union) == n and m == n:  # nothing was ever reduced: the data itself
                 return self._as_coreset(union, seed)
-            raise ValueError(
+            raise NbmlError(
                 f"size={size} needs {m:,} rows but the tree holds only {len(union):,} "
                 f"(node_size={self.node_size}); rebuild it with node_size >= {m}")
         seed = self.seed if seed is None else seed
@@ -368,10 +369,10 @@ class CoresetTree:
         """Read a tree written by ``save``; pass ``preprocess`` again if ``add`` needs it."""
         with np.load(path, allow_pickle=False) as archive:
             if "__meta__" not in archive.files:
-                raise ValueError(f"{str(path)!r} is not a saved CoresetTree")
+                raise NbmlError(f"{str(path)!r} is not a saved CoresetTree")
             meta = json.loads(str(archive["__meta__"]))
             if meta.get("format") != _FORMAT:
-                raise ValueError(f"{str(path)!r} is not a saved CoresetTree")
+                raise NbmlError(f"{str(path)!r} is not a saved CoresetTree")
             tree = cls(**meta["params"], model=model, preprocess=preprocess)
             state = meta["state"]
             for h in state["heights"]:

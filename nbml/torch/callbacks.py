@@ -29,12 +29,13 @@ from __future__ import annotations
 import math
 import sys
 import time
+from nbml.errors import NbmlError
 
 HOOKS = ("on_train_begin", "on_epoch_begin", "on_grad_computed", "on_batch_end", "on_epoch_end",
          "on_train_end")
 
 
-class NaNLossError(ValueError):
+class NaNLossError(NbmlError):
     """The training loss became NaN or infinite (nearly always: the learning rate is too high)."""
 
 
@@ -516,7 +517,7 @@ def progress_view(kind="auto"):
     if kind == "text":
         return TextProgress(min_interval=1.0)
     if kind != "auto":
-        raise ValueError(f"kind={kind!r} is not allowed: use auto, live, text or none")
+        raise NbmlError(f"kind={kind!r} is not allowed: use auto, live, text or none")
     try:
         from IPython import get_ipython
 

@@ -38,6 +38,7 @@ from nbml.torch.callbacks import (
     as_callback,
     overrides,
 )
+from nbml.errors import NbmlError
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 INITS = ("default", "xavier", "he", "normal")
@@ -161,7 +162,7 @@ def resolve_device(device):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} is not available here: no CUDA GPU; use 'auto' or 'cpu'")
+        raise NbmlError(f"device={device!r} is not available here: no CUDA GPU; use 'auto' or 'cpu'")
     return dev
 
 
@@ -263,7 +264,7 @@ def holdout(n, fraction, seed, stratify=None):
     from sklearn.model_selection import train_test_split
 
     if n < 2:
-        raise ValueError(
+        raise NbmlError(
             f"cannot hold out a validation set from {n} row(s); pass X_val/y_val or patience=None"
         )
     n_val = min(max(1, int(round(fraction * n))), n - 1)
@@ -463,7 +464,7 @@ def _row_weights(sample_weight, device):
     w = np.asarray(sample_weight, dtype=np.float64)
     mean = w.mean()
     if not (mean > 0):
-        raise ValueError("sample_weight must have a positive sum")
+        raise NbmlError("sample_weight must have a positive sum")
     return None if np.all(w == mean) else to_tensor(w / mean, torch.float32, device)
 
 
@@ -557,7 +558,7 @@ class Trainer:
     def _start(self, module, n_rows, has_val, metric_name):
         params = [p for p in module.parameters() if p.requires_grad]
         if not params:
-            raise ValueError("the module has no trainable parameters")
+            raise NbmlError("the module has no trainable parameters")
         optimizer = make_optimizer(self.optimizer, params, self.lr, self.momentum, self.weight_decay)
         columns = ["epoch", "train_loss", "val_loss", f"val_{metric_name}", "lr", "time"]
         return TrainingRun(module, optimizer, params, batch_bounds(n_rows, int(self.batch_size)),
