@@ -386,7 +386,7 @@ def _open_store(storage):
     except StoreError as exc:
         if storage is not None:
             raise
-        warnings.warn(f"{exc}; this search runs with the store off", stacklevel=4)
+        warnings.warn(f"this search runs with the store off (nothing recorded): {exc}", stacklevel=4)
         return None
     return url
 
