@@ -76,6 +76,10 @@ def test_config_refusal_is_one_line(session, run, statement, phrases):
     for phrase in phrases:
         assert phrase in lines[0], lines[0]
     assert getattr(session.run_line_magic("config", f"Nbml.{name}"), "real", None) == before
+    # IPython keeps %config statements in the shell's config too; a later %load_ext must not meet the bad value
+    session.run_line_magic("unload_ext", "nbml")
+    session.run_line_magic("load_ext", "nbml")
+    assert session.find_cell_magic("train") is not None
 
 
 def test_config_accepts_good_values(session, run):

@@ -90,11 +90,21 @@ class Nbml(Configurable):
             super().update_config(config)
         except TraitError as exc:
             section = config.get(type(self).__name__, {})
+            self._forget(section)
             for name, value in section.items():
                 if name in self.traits(config=True) and self._refusal(name, value):
                     print(self._refusal(name, value), file=sys.stderr)
                     return
             print(f"%config Nbml refused: {exc}", file=sys.stderr)
+
+    def _forget(self, section):
+        """IPython's ``%config`` also merges the statement into the shell's own config (from which a
+        later ``%load_ext nbml`` builds this object): there, the options keep the values they have."""
+        shared = getattr(getattr(self, "parent", None), "config", None)
+        if shared is not None and type(self).__name__ in shared:
+            for name in section:
+                if name in self.traits(config=True):
+                    shared[type(self).__name__][name] = getattr(self, name)
 
     def _refusal(self, name, value) -> str | None:
         """The line for ``Nbml.name = value`` if the option refuses that value, else None."""
