@@ -11,12 +11,14 @@ the confusion matrix only.
 """
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import math
 import threading
 import time
 import warnings
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,6 +55,7 @@ class Coalescer:
     def __init__(self, fn, background: bool = True):
         self.fn = fn
         self.background = background
+        _WORKERS.add(self)
         self.requests = 0
         self.runs = 0
         self._lock = threading.Lock()
@@ -96,6 +99,24 @@ class Coalescer:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no refit is running or pending; False on timeout."""
         return self._idle.wait(timeout)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Drop pending requests and let a running refit finish; False if it is still running."""
+        with self._lock:
+            self._dirty = False
+        return self.wait(timeout)
+
+
+# every coalescer, so that interpreter exit waits for a refit in flight: a daemon thread killed
+# inside a fit (torch, OpenMP) can abort the process ("terminate called without an active exception")
+_WORKERS: weakref.WeakSet = weakref.WeakSet()
+EXIT_WAIT = 10.0  # seconds interpreter exit waits for each refit in flight
+
+
+@atexit.register
+def _stop_workers():
+    for worker in list(_WORKERS):
+        worker.stop(EXIT_WAIT)
 
 
 def _num(value) -> str:
