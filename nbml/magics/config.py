@@ -89,13 +89,10 @@ class Nbml(Configurable):
         try:
             super().update_config(config)
         except TraitError as exc:
-            section = config.get(type(self).__name__, {})
+            section = dict(config.get(type(self).__name__, {}))
+            lines = [self._refusal(name, value) for name, value in section.items() if name in self.traits(config=True)]
             self._forget(section)
-            for name, value in section.items():
-                if name in self.traits(config=True) and self._refusal(name, value):
-                    print(self._refusal(name, value), file=sys.stderr)
-                    return
-            print(f"%config Nbml refused: {exc}", file=sys.stderr)
+            print(next((line for line in lines if line), f"%config Nbml refused: {exc}"), file=sys.stderr)
 
     def _forget(self, section):
         """IPython's ``%config`` also merges the statement into the shell's own config (from which a
