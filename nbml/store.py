@@ -501,7 +501,7 @@ def claim_trial(url: str, study: str, params: dict, unique: bool = True, **field
     import sqlalchemy as sa
 
     row = {"study": study, "created": _now(), "params": _json(params), "state": "running", "owner": owner(),
-           "extra": "{}", **{k: fields.get(k) for k in ("method", "model", "metric", "fingerprint")}}
+           "metrics": "{}", "extra": "{}", **{k: fields.get(k) for k in ("method", "model", "metric", "fingerprint")}}
     cols, marks = ", ".join(row), ", ".join(f":{c}" for c in row)
     taken = "study = :study AND params = :params AND state IN ('running', 'complete', 'fail')"
     sql = (f"INSERT INTO nbml_trials ({cols}, number) SELECT {marks}, "
@@ -614,10 +614,9 @@ def _with_states(url, frame: pd.DataFrame) -> pd.DataFrame:
 
     frame = frame.copy()
     frame["state"] = frame["state"].fillna("finished")
-    gone = (frame["state"] == "running") & frame["owner"].map(is_gone)
-    frame.loc[gone, "state"] = "interrupted"
-    unfinished = frame.index[(frame["kind"] == "tune") & (frame["state"] != "finished")]
-    for i in unfinished:
+    running = frame["state"] == "running"  # never ended: running now, or its process is gone
+    frame.loc[running & frame["owner"].map(is_gone), "state"] = "interrupted"
+    for i in frame.index[(frame["kind"] == "tune") & running]:
         so_far = _read(url, "SELECT COUNT(*) AS n, MAX(CASE WHEN state = 'complete' THEN score END) AS hi, "
                             "MIN(CASE WHEN state = 'complete' THEN score END) AS lo FROM nbml_trials "
                             "WHERE study = :study AND state IN ('complete', 'fail', 'pruned')",
@@ -638,7 +637,10 @@ def trials(study: str | None = None, storage: str | None = None) -> pd.DataFrame
         raise NbmlError("the nbml store is off (NBML_STORE=off): no trials are recorded")
     where = "WHERE study = :study" if study else ""
     frame = _read(url, f"SELECT * FROM nbml_trials {where} ORDER BY id", {"study": study})
-    return frame.set_index("id")
+    if len(frame):  # a trial whose process has ended is not running any more
+        gone = (frame["state"] == "running") & frame["owner"].map(is_gone)
+        frame.loc[gone, "state"] = "interrupted"
+    return frame.drop(columns=["owner"]).set_index("id")
 
 
 def studies(storage: str | None = None) -> pd.DataFrame:

@@ -549,12 +549,16 @@ def _previous_records(url, study):
         return []
     out = []
     for row in frame.itertuples():
-        extra = json.loads(row.extra) if row.extra else {}
-        out.append({"number": int(row.number), "params": json.loads(row.params), "score": _nan(row.score),
+        out.append({"number": int(row.number), "params": _loads(row.params), "score": _nan(row.score),
                     "score_std": _nan(row.score_std), "state": row.state, "error": row.error,
-                    "duration": _nan(row.duration), "metrics": json.loads(row.metrics or "{}"), "previous": True,
-                    **extra})
+                    "duration": _nan(row.duration), "metrics": _loads(row.metrics), "previous": True,
+                    **_loads(row.extra)})
     return out
+
+
+def _loads(text) -> dict:
+    """A stored JSON object (a trial still running has no metrics yet: NULL)."""
+    return json.loads(text) if isinstance(text, str) and text else {}
 
 
 def _nan(v):
