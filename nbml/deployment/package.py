@@ -38,7 +38,7 @@ import pandas as pd
 from nbml.deployment import signing
 from nbml.deployment.extras import require
 from nbml.deployment.network import ARCH_FILE, WEIGHTS_FILE, architecture, build_architecture  # noqa: F401
-from nbml.deployment.trust import DamagedModelError, UntrustedPackageError, check_contents, trusted_types  # noqa: F401
+from nbml.deployment.trust import DamagedModelError, UntrustedPackageError, check_contents, refusal, trusted_types  # noqa: F401,E501
 from nbml.deployment.trust import untrusted as _untrusted
 from nbml.errors import NbmlError
 
@@ -171,18 +171,19 @@ def data_schema(X: pd.DataFrame) -> dict:
 
 
 def library_versions(torch_used: bool = False) -> dict:
-    import sklearn
+    from importlib.metadata import PackageNotFoundError, version
 
-    skops = require("skops", what="deploying a package")
+    import sklearn
 
     import nbml
 
     versions = {"python": platform.python_version(), "nbml": nbml.__version__, "scikit-learn": sklearn.__version__,
-                "numpy": np.__version__, "pandas": pd.__version__, "skops": skops.__version__}
-    if torch_used:
-        import torch
-
-        versions["torch"] = torch.__version__
+                "numpy": np.__version__, "pandas": pd.__version__}
+    for name in ("skops",) + (("torch",) if torch_used else ()):
+        try:  # without importing it: a card is also made for serving a result from memory
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            pass
     return versions
 
 
@@ -344,8 +345,7 @@ def package_files(package: Package) -> dict:
     data = sio.dumps(model)
     refused = _untrusted(sio.get_untrusted_types(data=data))
     if refused:
-        raise TypeError(f"the model contains types nbml does not trust to load safely: {', '.join(refused)}; "
-                        f"use scikit-learn, nbml or torch.nn.Sequential parts")
+        raise TypeError(refusal(refused))
     files[MODEL_FILE] = data
     card = dict(package.card)
     card["files"] = sorted(files) + [CARD_FILE] + ([REFERENCE_FILE] if package.reference is not None else [])

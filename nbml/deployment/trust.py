@@ -70,6 +70,14 @@ def untrusted(found) -> list:
     return sorted(n for n in found if n not in allowed)
 
 
+def refusal(names) -> str:
+    """Why ``names`` (from :func:`untrusted`) keep a model out of a package, and what to use."""
+    text = f"the model contains types nbml does not trust to load safely: {', '.join(names)}; "
+    if any("._dist_metrics." in n for n in names):
+        return text + "a neighbours model can be deployed with the euclidean, manhattan, chebyshev or minkowski distance"
+    return text + "use scikit-learn, nbml or torch.nn.Sequential parts"
+
+
 # -- checking a loaded model ---------------------------------------------------------------
 
 def _types():
