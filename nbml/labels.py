@@ -193,6 +193,16 @@ def _coreset_fit(model, fold, size, seed):
     return subset.fit(model)
 
 
+def _gain_note(given, cleaned) -> str:
+    from nbml import metrics as _metrics
+
+    primary = _metrics.PRIMARY[cleaned.task]
+    before, after = given.metrics.get(primary, float("nan")), cleaned.metrics.get(primary, float("nan"))
+    where = "out-of-fold" if cleaned.cv is not None else "validation"
+    return (f"Cleaned labels vs labels as given: {where} {primary} {after:.4f} vs {before:.4f} ({after - before:+.4f}); "
+            f"same model, same rows scored, with their labels as given.")
+
+
 def _numbers(pipeline, X, y):
     """What the coreset measures rows by: the pipeline's own preprocessing (fit on ``X``) when
     some columns are not numbers, else the columns as they are."""
@@ -230,6 +240,7 @@ class LabelIssues:
     rounds: int = 1
     storage: str | None = None
     recipe: object = None  # nbml.recipe.Recipe: what retrain() fits
+    baseline: object = None  # retrain(): the same model on the labels as given, scored the same way
     _log: list = field(default_factory=list)  # (row, action, label), in order; undo pops
 
     # -- reading ---------------------------------------------------------------------
@@ -460,7 +471,12 @@ class LabelIssues:
         cleaned = self.cleaned_split(parts=("train",))
         if activate:
             set_active(cleaned)
-        return _recorded(fit_recipe(replace(original, split=cleaned), cv=cv, rows=rows))
+        result = fit_recipe(replace(original, split=cleaned), cv=cv, rows=rows)
+        # the same model on the labels as given, scored the same way on the same rows: the two
+        # numbers compare (a CV result's own CV scores would not)
+        self.baseline = fit_recipe(original, cv=cv)
+        result.note = _gain_note(self.baseline, result)
+        return _recorded(result)
 
     # -- display ---------------------------------------------------------------------
     def summary(self) -> str:

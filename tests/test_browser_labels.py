@@ -114,7 +114,7 @@ def test_review_panel_buttons_and_shortcut_keys_in_jupyterlab(lab, browser):  # 
         except sync_api.TimeoutError:
             page.screenshot(path=str(ARTIFACTS / "labels_review_retrain_failed.png"), full_page=True)
             raise
-        assert "noisy labels" in page.inner_text(".nbml-review .nbml-review-comparison")
+        assert "labels as given" in page.inner_text(".nbml-review .nbml-review-comparison")
         page.screenshot(path=str(ARTIFACTS / "labels_review_retrained.png"), full_page=True)
     finally:
         page.close()

@@ -253,3 +253,18 @@ def test_same_seed_same_issues(cancer_issues):
     pd.testing.assert_frame_equal(issues.table, again.table)
     other_seed = nbml.label_issues(result, seed=7, name="other", storage=store)
     assert not np.array_equal(other_seed.proba, issues.proba)  # the seed drives the folds
+
+
+def test_retrain_after_a_cv_result_compares_with_the_same_protocol(noisy_cancer, tmp_path):
+    """The retrained model and the same model on the labels as given are scored the same way, on
+    the same rows (issue 16): not the cleaned holdout score against the original's CV score."""
+    noisy, _ = noisy_cancer
+    split = nbml.split(noisy, target="target", seed=0, activate=False)
+    result = nbml.train(LogisticRegression(max_iter=1000), split=split, cv=5)
+    issues = nbml.label_issues(result, storage=str(tmp_path / "store.db"))
+    issues.accept()
+    retrained = issues.retrain()
+    assert issues.baseline.cv is None and retrained.cv is None
+    assert len(issues.baseline.predictions.y_true) == len(retrained.predictions.y_true) == len(split.X_val)
+    assert (issues.baseline.predictions.y_true == retrained.predictions.y_true).all()  # as given, both
+    assert "vs" in retrained.note and f"{issues.baseline.metrics['accuracy']:.4f}" in retrained.note

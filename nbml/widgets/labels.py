@@ -351,9 +351,8 @@ class ReviewPanel:
 
     def _comparison_html(self, new):
         metrics = list(new.metrics)
-        old = self.result.metrics if self.result is not None else None
-        head = "<th>metric</th>" + (f"<th>noisy labels ({html.escape(self.result.name)})</th>" if old else "") + \
-            "<th>cleaned labels</th>"
+        old = self.issues.baseline.metrics if self.issues.baseline is not None else None  # same model, rows and protocol
+        head = "<th>metric</th>" + ("<th>labels as given</th>" if old else "") + "<th>cleaned labels</th>"
         rows = []
         for m in metrics:
             before = f"<td>{_num(old.get(m, math.nan))}</td>" if old else ""
@@ -363,7 +362,7 @@ class ReviewPanel:
         what = new.predictions.label if new.predictions is not None else "validation"
         return (f"<div><b>Retrained on the cleaned data</b> ({counts.get('relabel', 0)} relabeled, "
                 f"{counts.get('drop', 0)} dropped, {len(new.split.X_train)} training rows) · {html.escape(what)} "
-                f"metrics; the cleaned model's validation labels carry the decisions too</div>"
+                f"metrics, both scored on the same rows with their labels as given</div>"
                 f"<table class='nbml-review-metrics'><tr>{head}</tr>{''.join(rows)}</table>")
 
     def _set_status(self, state, text):
