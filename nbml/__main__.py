@@ -2,7 +2,7 @@
 
     python -m nbml quickstart [--output PATH]     execute notebooks/quickstart.ipynb
     python -m nbml run NOTEBOOK [--output PATH]   execute any notebook
-    python -m nbml serve PATH [--port P]          serve a deployed model over HTTP
+    python -m nbml serve PATH [--port P] [--allowed-hosts H1,H2]   serve a deployed model over HTTP
 """
 from __future__ import annotations
 
