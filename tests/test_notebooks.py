@@ -31,6 +31,17 @@ def test_notebook_executes(path, tmp_path):
     assert all(c.execution_count for c in code_cells)
     if path.stem == "quickstart":
         check_quickstart(nb)
+    if path.stem == "10_tuning":
+        check_tuning_course(nb)
+
+
+def check_tuning_course(nb):
+    """The Bayesian row is Bayesian: more trials than TPE's 10 random startup draws (issue 16)."""
+    import re
+
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "--method bayes" in c.source)
+    assert int(re.search(r"--trials (\d+)", cell.source).group(1)) > 10
+    assert "10 random draws" in "".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
 def check_quickstart(nb):
