@@ -1,6 +1,7 @@
 """``evaluate()``: metrics and plots of a trained result on its validation or test rows."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ class Evaluation:
     permutation: object = None  # nbml.plots.insight.PermutationImportanceDisplay (importance, pdp)
     own: object = None  # nbml.plots.insight.ModelImportanceDisplay: coef_ / feature_importances_
     dependence: object = None  # nbml.plots.insight.DependenceDisplay (pdp)
+    note: str = ""  # what a slow computation said before it started (the learning curve's sizes and cost)
     _figure: object = field(default=None)
     _insight_figures: dict = field(default_factory=dict)
 
@@ -97,25 +99,155 @@ class Evaluation:
         return evaluation_html(self)
 
 
-def learning_curve(result: TrainResult, seed: int = 0, cv: int = 5):
-    """Train vs validation score against training size (fits the model several times)."""
-    from sklearn.metrics import get_scorer
-    from sklearn.model_selection import LearningCurveDisplay, learning_curve as sk_learning_curve
+LEARNING_SIZES = (0.1, 0.25, 0.5, 0.75, 1.0)  # fractions of a fold's training rows
+LEARNING_CV = 5
+QUICK_SIZES, QUICK_CV = (0.25, 0.5, 1.0), 3  # for a model whose learning curve would take long
+LEARNING_BUDGET = 60.0  # seconds: a learning curve estimated to take longer uses QUICK_SIZES × QUICK_CV
+PROGRESS_AFTER = 2.0  # seconds: work estimated to take longer shows a progress bar
 
+
+@dataclass(kw_only=True)
+class LearningPlan:
+    """How a learning curve is computed: ``sizes`` (fractions of a fold's training rows) ×
+    ``cv`` folds, its estimated ``seconds`` (nan: unknown) and ``note``, what it says before
+    starting (empty when there is nothing to say)."""
+
+    sizes: tuple
+    cv: int
+    seconds: float
+    note: str = ""
+
+    @property
+    def n_fits(self) -> int:
+        return len(self.sizes) * self.cv
+
+
+def seconds_per_row(result: TrainResult) -> float:
+    """Seconds one fit of ``result``'s model took per training row (nan: unknown), from its own fits."""
+    if not result.fit_time or result.fit_time <= 0:
+        return math.nan
+    if result.cv is not None:
+        folds = len(result.cv)
+        rows = (folds - 1) * len(result.split.X_train if result.fitted_on == "coreset" else result.split.X_trainval)
+    else:
+        rows = len(result.split.X_train)
+    return result.fit_time / max(rows, 1)
+
+
+def duration_words(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "an unknown time"
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def learning_plan(result: TrainResult, cv: int | None = None, sizes=None) -> LearningPlan:
+    """The sizes and folds of ``result``'s learning curve and what they will cost, estimated from
+    the time its own fits took. Left to choose, a model whose 5 sizes × 5 folds would take more
+    than ``LEARNING_BUDGET`` seconds gets 3 sizes × 3 folds, and the plan says so."""
+    n = len(result.split.X_train if result.fitted_on == "coreset" else result.split.X_trainval)
+    per_row = seconds_per_row(result)
+
+    def cost(fractions, k):  # k fits per size on (k-1)/k of the rows
+        return per_row * sum(fractions) * n * (k - 1)
+
+    chosen = (tuple(sizes) if sizes is not None else None, cv)
+    plan_sizes, plan_cv = chosen[0] or LEARNING_SIZES, cv or LEARNING_CV
+    seconds = cost(plan_sizes, plan_cv)
+    if sizes is None and cv is None and seconds > LEARNING_BUDGET:
+        full = seconds
+        plan_sizes, plan_cv = QUICK_SIZES, QUICK_CV
+        seconds = cost(plan_sizes, plan_cv)
+        one = per_row * len(result.split.X_train if result.cv is None else result.split.X_trainval)
+        note = (f"learning curve: {len(plan_sizes)} sizes × {plan_cv} folds ({len(plan_sizes) * plan_cv} fits, about "
+                f"{duration_words(seconds)}) instead of {len(LEARNING_SIZES)} × {LEARNING_CV} (about "
+                f"{duration_words(full)}): one fit of {result.name} takes about {duration_words(one)}; "
+                f"nbml.evaluation.learning_curve(result, sizes=..., cv=...) chooses")
+    else:
+        note = f"learning curve: {len(plan_sizes) * plan_cv} fits, about {duration_words(seconds)}" \
+            if seconds >= PROGRESS_AFTER else ""
+    return LearningPlan(sizes=tuple(plan_sizes), cv=int(plan_cv), seconds=seconds, note=note)
+
+
+def _learning_rows(task, pairs, y, seed):
+    """Each fold's training positions in an order whose every prefix is a sample of the fold
+    (for classification: classes in proportion, so a small size still holds every class)."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for train, test in pairs:
+        train = rng.permutation(train)
+        if task == "classification":
+            labels = pd.Series(np.asarray(y)[train])
+            rank = labels.groupby(labels, sort=False).cumcount().to_numpy()
+            size = labels.map(labels.value_counts()).to_numpy()
+            train = train[np.argsort((rank + 0.5) / size, kind="stable")]
+        out.append((train, test))
+    return out
+
+
+def learning_curve(result: TrainResult, seed: int = 0, cv: int | None = None, sizes=None, progress: bool = True):
+    """Train vs validation score (the task's primary metric) against training size: K-fold CV on
+    train+val (a coreset's own rows for a coreset result), each fold's model fit on growing
+    shares of its training rows through the fold engine. ``sizes`` (fractions, default
+    ``LEARNING_SIZES``) and ``cv`` (default 5) — or, for a model whose curve would take longer
+    than ``LEARNING_BUDGET`` seconds, 3 sizes × 3 folds (see ``learning_plan``). One progress bar
+    (tqdm) with an estimate when it takes a while. Returns scikit-learn's LearningCurveDisplay
+    (``.note``: what the plan said)."""
+    from sklearn.model_selection import LearningCurveDisplay
+
+    from nbml.folds import Rows, check_folds, folds_of, make_folds, run_fold
     from nbml.metrics import PRIMARY
-    from nbml.training import make_folds
+    from nbml.recipe import prepare
 
-    split = result.split
-    X, y = split.X_trainval, split.y_trainval
-    metric = PRIMARY[result.task]
-    scoring = {"accuracy": "accuracy", "r2": "r2"}.get(metric)
-    if scoring is None:
+    if result.task not in ("classification", "regression"):
         raise NbmlError(f"a learning curve needs a target; this result is {result.task}")
-    sizes, train_scores, test_scores = sk_learning_curve(
-        result.pipeline, X, y, cv=make_folds(result.task, cv, seed), scoring=get_scorer(scoring),
-        train_sizes=(0.1, 0.25, 0.5, 0.75, 1.0), shuffle=True, random_state=seed)
-    return LearningCurveDisplay(train_sizes=sizes, train_scores=train_scores, test_scores=test_scores,
-                                score_name=metric)
+    plan = learning_plan(result, cv, sizes)
+    recipe = prepare(result)
+    split, metric = recipe.split, PRIMARY[result.task]
+    X, y = (split.X_train, split.y_train) if recipe.weights is not None else (split.X_trainval, split.y_trainval)
+    check_folds(plan.cv, X, y, result.task)
+    pairs = list(make_folds(result.task, plan.cv, seed).split(X, y if result.task == "classification" else None))
+    pairs = _learning_rows(result.task, pairs, y, seed)
+    largest = min(len(train) for train, _ in pairs)
+    counts = np.unique(np.clip((np.asarray(plan.sizes, dtype=float) * largest).astype(int), 1, largest))
+    train_scores = np.full((len(counts), plan.cv), np.nan)
+    test_scores = np.full((len(counts), plan.cv), np.nan)
+    failed = []
+    with _progress(plan, len(counts), progress) as bar:
+        for i, count in enumerate(counts):
+            rows = Rows(X=X, y=y, pairs=[(train[:count], test) for train, test in pairs], label="out-of-fold")
+            for j, fold in enumerate(folds_of(recipe, rows)):
+                try:
+                    outcome = run_fold(recipe.pipeline, fold)
+                except (ValueError, ArithmeticError):  # a model that cannot learn from so few rows: NaN there
+                    if count == counts[-1]:
+                        raise
+                    failed.append(int(count))
+                else:
+                    train_scores[i, j] = outcome.train_metrics.get(metric, np.nan)
+                    test_scores[i, j] = outcome.metrics.get(metric, np.nan)
+                bar.update(1)
+    display = LearningCurveDisplay(train_sizes=counts, train_scores=train_scores, test_scores=test_scores,
+                                   score_name=metric)
+    display.note = plan.note
+    if failed:
+        display.note = "; ".join(filter(None, [plan.note, f"{len(failed)} fit(s) on {min(failed)} rows or fewer "
+                                                          f"failed and are left out"]))
+    return display
+
+
+def _progress(plan: LearningPlan, n_sizes: int, show: bool):
+    """One tqdm bar (tqdm.auto: a widget in a notebook, text elsewhere) for work estimated to
+    take a while, saying what it will cost before it starts; a silent stand-in otherwise."""
+    from tqdm.auto import tqdm
+
+    quick = math.isfinite(plan.seconds) and plan.seconds < PROGRESS_AFTER
+    estimate = "" if not math.isfinite(plan.seconds) else f", about {duration_words(plan.seconds)}"
+    return tqdm(total=n_sizes * plan.cv, desc=f"learning curve: {n_sizes} sizes × {plan.cv} folds{estimate}",
+                unit="fit", disable=not show or quick, leave=False)
 
 
 # -- insight: what the model relies on ---------------------------------------------------
@@ -284,7 +416,8 @@ def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) ->
     label = {"val": "validation", "test": "test", "train": "train"}[on]
     pred = predict(result.model, X, result.task, label=label, y=y)
     learning = learning_curve(result, seed=result.seed) if "learning" in kinds else None
-    evaluation = Evaluation(result.name, on, len(X), pred.metrics(result.seed), pred, kinds, learning)
+    evaluation = Evaluation(result.name, on, len(X), pred.metrics(result.seed), pred, kinds, learning,
+                            note=getattr(learning, "note", ""))
     if "importance" in kinds or "pdp" in kinds:
         evaluation.permutation = permutation_importance(result, X, y, label, n_repeats=n_repeats, seed=result.seed)
         evaluation.own = model_importance(result)

@@ -219,8 +219,10 @@ def test_output_size_mismatch(iris, cancer):
         TorchClassifier(module=torch.nn.Linear(30, 5), epochs=1).fit(Xc, yc)
     with pytest.raises(ValueError, match=r"y has 1 target column\(s\): the last layer must have out_features=1"):
         TorchRegressor(module=torch.nn.Linear(4, 3), epochs=1).fit(X, X[:, 0])
-    with pytest.raises(ValueError, match="could not process X with 4 features: RuntimeError"):
+    with pytest.raises(ValueError, match=r"gives 4 features but the module's first layer takes 7: make it Linear\(4, "):
         TorchClassifier(module=torch.nn.Linear(7, 3), epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="could not process X with 4 features: RuntimeError"):  # not a size mix-up
+        TorchClassifier(module=torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Linear(5, 3)), epochs=1).fit(X, y)
 
 
 def test_target_dtype_must_fit_the_task(iris):

@@ -118,7 +118,7 @@ def _importance_table(ev, limit: int | None = None) -> pd.DataFrame:
 
 def evaluation_text(ev) -> str:
     table = pd.DataFrame({ev.on: [fmt(v) for v in ev.metrics.values()]}, index=list(ev.metrics))
-    lines = [f"{ev.name} on {ev.on} ({ev.n_rows} rows)", table.to_string()]
+    lines = [f"{ev.name} on {ev.on} ({ev.n_rows} rows)", table.to_string()] + ([ev.note] if ev.note else [])
     if ev.importance is not None:
         lines += [ev.permutation.title + ": score drop when a column is shuffled",
                   _importance_table(ev, 20).to_string()]
@@ -130,6 +130,8 @@ def evaluation_html(ev) -> str:
     parts = [_STYLE, '<div class="nbml">',
              f'<div class="head">{html.escape(ev.name)} on {html.escape(ev.on)} ({ev.n_rows} rows)</div>',
              table.to_html(border=0)]
+    if ev.note:
+        parts.append(f'<div class="muted">{html.escape(ev.note)}</div>')
     if options.plots:
         fig = ev.figure()
         if fig is not None:

@@ -356,9 +356,50 @@ def progress_line(estimator, history, done=False):
     return " · ".join(parts)
 
 
-class TextProgress(Callback):
+class _Claim:
+    """Shared by a view and its copies (``clone()`` deep-copies an estimator's callbacks): the
+    first run among the copies is drawn, the later ones are refits (CV folds, learning-curve
+    sizes, label search) and draw nothing of their own."""
+
+    def __init__(self, taken=False):
+        self.taken = taken
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class _View(Callback):
+    """A progress view draws one run: every run of the object you made (you fit it yourself),
+    and the first run among its copies — the fit ``%%train`` shows; refits of those copies
+    inside learning curves, CV, tuning or label search stay silent. An unpickled copy (another
+    process, a stored result) never draws."""
+
+    _drawing = True
+
+    def _start(self) -> bool:
+        claim = self.__dict__.setdefault("_claim", _Claim())
+        self._drawing = not (self.__dict__.get("_copy", False) and claim.taken)
+        claim.taken = True
+        return self._drawing
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        state = self.__getstate__() if hasattr(self, "__getstate__") else dict(self.__dict__)
+        state = {k: v for k, v in state.items() if k != "_claim"}
+        new = object.__new__(type(self))
+        new.__dict__.update(copy.deepcopy(state, memo))
+        new.__dict__.update(_claim=self.__dict__.setdefault("_claim", _Claim()), _copy=True, _drawing=False)
+        return new
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.__dict__.update(_claim=_Claim(taken=True), _copy=True, _drawing=False)
+
+
+class TextProgress(_View):
     """Plain-text progress: one line per epoch, at most one every ``min_interval`` seconds
-    (the last epoch is always printed)."""
+    (the last epoch is always printed). Refits of a copy after its first run print nothing."""
 
     def __init__(self, min_interval=0.0, file=None):
         self.min_interval = min_interval
@@ -372,6 +413,7 @@ class TextProgress(Callback):
         self._history = None
         self._printed_epoch = None
         self._epochs = getattr(estimator, "epochs", None)
+        self._start()
 
     def _line(self, history):
         row = history.iloc[-1]
@@ -388,6 +430,8 @@ class TextProgress(Callback):
         return "  ".join(parts)
 
     def on_epoch_end(self, estimator, history=None, **kwargs):
+        if not self._drawing:
+            return
         self._epochs = getattr(estimator, "epochs", None)
         self._history = history
         now = time.perf_counter()
@@ -397,6 +441,8 @@ class TextProgress(Callback):
             self._print(self._line(history))
 
     def on_train_end(self, estimator, **kwargs):
+        if not self._drawing:
+            return
         history = _final_history(estimator, self._history)
         if history is None or len(history) == 0:
             return
@@ -405,13 +451,14 @@ class TextProgress(Callback):
         self._print(progress_line(estimator, history, done=True))
 
 
-class LiveLossPlot(Callback):
+class LiveLossPlot(_View):
     """Notebook view: loss, metric and learning-rate curves redrawn in place.
 
     The figure is a plain ``matplotlib.figure.Figure`` (no pyplot state), rendered to PNG and
     displayed once with a display id; later epochs update that same output. Redraws happen at
     most every ``min_interval`` seconds and take at most ~``max_share`` of the training time;
-    the last epoch is always drawn, with a marker at the best epoch.
+    the last epoch is always drawn, with a marker at the best epoch. Refits of a copy after its
+    first run (CV folds, learning-curve sizes, label search) draw nothing.
     """
 
     def __init__(self, min_interval=0.5, figsize=(10, 3.2), dpi=80, max_share=0.1):
@@ -421,6 +468,7 @@ class LiveLossPlot(Callback):
         self.max_share = max_share
         self.handle = None
         self.figure = None
+        self.live = None
         self.n_draws = 0
 
     def __getstate__(self):
@@ -486,20 +534,24 @@ class LiveLossPlot(Callback):
 
     # -- callback protocol
     def on_train_begin(self, estimator, **kwargs):
-        self._new_live()
         self.n_draws = 0
         self._history = None
+        if not self._start():
+            return
+        self._new_live()
         self.draw(estimator, None)
         self.handle = self.live.show()
 
     def on_epoch_end(self, estimator, history=None, **kwargs):
+        if not self._drawing:
+            return
         self._history = history
         # throttled by the LiveFigure: at most every min_interval s and ~max_share of the run
         if self.live.draw(self._draw_axes, estimator, history, False):
             self.n_draws += 1
 
     def on_train_end(self, estimator, **kwargs):
-        if self.figure is None:
+        if self.figure is None or not self._drawing:
             return
         self.draw(estimator, _final_history(estimator, self._history), done=True)
 

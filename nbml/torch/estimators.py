@@ -26,7 +26,7 @@ from sklearn.utils.validation import (
 
 from nbml.errors import NbmlError
 from nbml.torch import trainer as _trainer
-from nbml.torch.mlp import build_mlp, check_mlp_options, normalize_hidden
+from nbml.torch.mlp import MLPSpec, build_mlp, check_mlp_options, normalize_hidden
 
 TASKS = ("classification", "regression")
 
@@ -56,6 +56,26 @@ _FLOATS = (np.float64, np.float32)
 def _one_line(error):
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def _check_mlp_size(spec, n_in):
+    """A network from ``nbml.mlp`` whose ``n_in`` is not what the pipeline gives: the call to write."""
+    if spec.n_in is not None and spec.n_in != n_in:
+        raise NbmlError(
+            f"the pipeline gives {n_in} features; use {spec.call_text(n_in=n_in)} or leave n_in out "
+            f"(n_in={spec.n_in} was given: preprocessing such as one-hot encoding changes the count)"
+        )
+
+
+def _mlp_output_hint(module, n_out):
+    """'; use nbml.mlp(..., n_out=K) or leave n_out out' for a network nbml.mlp built."""
+    if isinstance(module, MLPSpec):
+        spec = module
+    elif isinstance(getattr(module, "nbml_mlp", None), dict):
+        spec = MLPSpec(**module.nbml_mlp)
+    else:
+        return ""
+    return f"; use {spec.call_text(n_out=n_out)} or leave n_out out"
 
 
 class _TorchEstimator(BaseEstimator):
@@ -109,7 +129,12 @@ class _TorchEstimator(BaseEstimator):
             return build_mlp(
                 n_in, self.hidden, n_out, self.dropout, self.batchnorm, self.activation
             )
+        if isinstance(spec, MLPSpec):  # an nn.Module too: the recipe, sized from the data
+            _check_mlp_size(spec, n_in)
+            return spec(n_in, n_out)
         if isinstance(spec, nn.Module):
+            if isinstance(getattr(spec, "nbml_mlp", None), dict):
+                _check_mlp_size(MLPSpec(**spec.nbml_mlp), n_in)
             return copy.deepcopy(spec)
         if callable(spec):
             module = spec(n_in, n_out)
@@ -133,8 +158,17 @@ class _TorchEstimator(BaseEstimator):
             with torch.no_grad():
                 out = module(X_probe)
         except Exception as error:  # noqa: BLE001 - reported as one clear line
+            n_in = X_probe.shape[1]
+            first = next((m for m in module.modules() if isinstance(getattr(m, "in_features", None), int)), None)
+            if first is not None and first.in_features != n_in:
+                raise NbmlError(
+                    f"the pipeline gives {n_in} features but the module's first layer takes "
+                    f"{first.in_features}: make it {type(first).__name__}({n_in}, ...) (preprocessing such as "
+                    "one-hot encoding changes the count), or end the cell with nbml.mlp(hidden=...) to size "
+                    "it from the data"
+                ) from error
             raise NbmlError(
-                f"the module could not process X with {X_probe.shape[1]} features: "
+                f"the module could not process X with {n_in} features: "
                 f"{type(error).__name__}: {_one_line(error)}"
             ) from error
         finally:
@@ -191,7 +225,13 @@ class _TorchEstimator(BaseEstimator):
         with _trainer.seeded(self.seed, device):
             module = self._build_module(X.shape[1], self._n_outputs)
             probe = torch.from_numpy(np.array(X[:2], dtype=np.float32))
-            loss = self._loss_for(self._output_size(module, probe))
+            try:
+                loss = self._loss_for(self._output_size(module, probe))
+            except NbmlError as error:
+                hint = _mlp_output_hint(self.module, self._n_outputs) if "outputs" in str(error) else ""
+                if not hint:
+                    raise
+                raise NbmlError(f"{error}{hint}") from None
             _trainer.init_weights(module, self.init)
             trainer.fit(
                 module,

@@ -8,7 +8,6 @@ estimators size from the data at fit time (``TorchClassifier(module=nbml.mlp(hid
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from numbers import Integral
 
 from nbml.errors import NbmlError
@@ -84,21 +83,63 @@ def build_mlp(n_in, hidden, n_out, dropout=0.0, batchnorm=False, activation="rel
     return nn.Sequential(*layers)
 
 
-@dataclass(frozen=True)
-class MLPSpec:
-    """A picklable MLP recipe; ``spec(n_in, n_out)`` builds the ``nn.Sequential``."""
+try:  # an MLPSpec is a torch.nn.Module, so a cell ending in ``nbml.mlp(hidden=...)`` is a torch model
+    from torch.nn import Module as _Module
+except ImportError:  # pragma: no cover - without torch the spec is a plain recipe (building it needs torch)
+    _Module = object
 
-    hidden: tuple = (128, 64)
-    dropout: float = 0.0
-    batchnorm: bool = False
-    activation: str = "relu"
-    n_in: int | None = field(default=None)
-    n_out: int | None = field(default=None)
+SPEC_FIELDS = ("hidden", "dropout", "batchnorm", "activation", "n_in", "n_out")
+
+
+class MLPSpec(_Module):
+    """A picklable MLP recipe; ``spec(n_in, n_out)`` builds the ``nn.Sequential``.
+
+    It is a ``torch.nn.Module`` without parameters, so ``%%train`` takes a cell ending in
+    ``nbml.mlp(hidden=(64, 32))`` as a torch model: the estimator builds the network when it is
+    fit, with ``n_in`` the number of features the pipeline gives (one-hot columns included) and
+    ``n_out`` the classes or targets — where they are left out."""
+
+    def __init__(self, hidden=(128, 64), dropout=0.0, batchnorm=False, activation="relu", n_in=None, n_out=None):
+        super().__init__()
+        self.hidden = normalize_hidden(hidden)
+        self.dropout = float(dropout)
+        self.batchnorm = bool(batchnorm)
+        self.activation = activation
+        self.n_in = n_in
+        self.n_out = n_out
 
     def __call__(self, n_in=None, n_out=None):
         n_in = self.n_in if self.n_in is not None else n_in
         n_out = self.n_out if self.n_out is not None else n_out
         return build_mlp(n_in, self.hidden, n_out, self.dropout, self.batchnorm, self.activation)
+
+    def forward(self, *args, **kwargs):
+        raise NbmlError("an MLPSpec is a recipe, not a network: build it with spec(n_in, n_out), or train it "
+                        "(%%train, TorchClassifier(module=spec)) and it is sized from the data")
+
+    def _fields(self):
+        return tuple(getattr(self, name) for name in SPEC_FIELDS)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._fields() == self._fields()
+
+    def __hash__(self):
+        return hash((type(self).__name__, *self._fields()))
+
+    def __repr__(self):
+        return f"MLPSpec({', '.join(f'{name}={value!r}' for name, value in zip(SPEC_FIELDS, self._fields()))})"
+
+    def call_text(self, n_in=None, n_out=None) -> str:
+        """The ``nbml.mlp(...)`` call that builds this network with ``n_in``/``n_out`` given."""
+        n_in = self.n_in if n_in is None else n_in
+        n_out = self.n_out if n_out is None else n_out
+        parts = [] if n_in is None else [str(n_in)]
+        parts.append(f"hidden={self.hidden!r}")
+        if n_out is not None:
+            parts.append(f"n_out={n_out}")
+        defaults = {"dropout": 0.0, "batchnorm": False, "activation": "relu"}
+        parts += [f"{name}={getattr(self, name)!r}" for name, value in defaults.items() if getattr(self, name) != value]
+        return f"nbml.mlp({', '.join(parts)})"
 
 
 def mlp(n_in=None, hidden=(128, 64), n_out=None, dropout=0.0, batchnorm=False, activation="relu"):
@@ -122,4 +163,8 @@ def mlp(n_in=None, hidden=(128, 64), n_out=None, dropout=0.0, batchnorm=False, a
     check_mlp_options(dropout, activation)
     if n_in is None or n_out is None:
         return MLPSpec(hidden, float(dropout), bool(batchnorm), activation, n_in, n_out)
-    return build_mlp(n_in, hidden, n_out, dropout, batchnorm, activation)
+    net = build_mlp(n_in, hidden, n_out, dropout, batchnorm, activation)
+    # what nbml.mlp was asked for, so a wrong size is told as the nbml.mlp call to write (a plain
+    # dict: neither a submodule nor in the state_dict)
+    net.nbml_mlp = dict(zip(SPEC_FIELDS, (hidden, float(dropout), bool(batchnorm), activation, n_in, n_out)))
+    return net
