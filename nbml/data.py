@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -56,6 +57,7 @@ class Split:
     name: str | None = None
     options: object = None  # nbml.preprocess.Options: preprocessing defaults for train()
     notes: list = field(default_factory=list)  # what split() read or changed, shown under the summary
+    stratified: bool = True  # classification parts keep the class balance (split(..., stratify=False): not)
 
     # -- convenience -----------------------------------------------------------------
     @property
@@ -101,6 +103,8 @@ class Split:
         kinds = ", ".join(f"{n} {k}{' (as seconds)' if k == 'timedelta' else ''}"
                           for k, n in self.feature_types().items() if n)
         head = (f"{self.task} on target {self.target!r}" if self.target else "clustering (no target)")
+        if self.task == "classification" and not self.stratified:
+            head += " (not stratified)"
         text = f"{head}; {self.X_train.shape[1]} features ({kinds or 'none'}); seed {self.seed}"
         notes = list(self.notes)
         if self.dropped_columns:
@@ -282,15 +286,21 @@ def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
 
 # -- split ---------------------------------------------------------------------------
 
-def split(df, target=None, test=None, val=None, seed=0, task="auto", ratio=None, activate=True,
+def split(df, target=None, test=None, val=None, seed=0, task="auto", ratio=None, activate=True, stratify=True,
           **preprocessing) -> Split:
     """Split ``df`` into train/validation/test and make it the active dataset.
 
     ``target`` is a column name (or a 1-D array the length of ``df``); without one the
     task is clustering. ``test``/``val`` are fractions of all rows below 1 (default 0.2
     each) or whole percentages (20), or give ``ratio="70-15-15"`` (adding up to 100) instead.
-    Classification splits are stratified. Raises ``ValueError`` with one clear line for data
-    that cannot be trained on; warns when a part has fewer than ``MIN_ROWS_PER_PART`` rows.
+    Classification splits are stratified unless ``stratify=False``. Test rows are cut first, then
+    validation rows from the rest (seed ``seed + 1``): a two-part split (``val=0``) takes
+    ``ceil(test * rows)`` test rows, exactly the rows of scikit-learn's
+    ``train_test_split(X, y, test_size=test, random_state=seed, stratify=y or None)``; a three-part split
+    rounds each share of all rows to the nearest row, and the summary then names the two
+    ``train_test_split`` calls that give the same rows. Raises ``NbmlError`` (a ``ValueError``) with
+    one clear line for data that cannot be trained on; warns when a part has fewer than
+    ``MIN_ROWS_PER_PART`` rows.
     ``preprocessing`` options (impute, scale, encode, outliers, balance, interactions, poly,
     select) become the defaults of ``train()`` on this split.
     """
@@ -330,22 +340,27 @@ def split(df, target=None, test=None, val=None, seed=0, task="auto", ratio=None,
                             f"needs at least two")
         counts = y.value_counts()
         need = 1 + (test > 0) + (val > 0)
-        if counts.min() < need:
+        if stratify and counts.min() < need:
             rare = shown(counts.idxmin())
             raise NbmlError(f"class {rare!r} of {target_name!r} has only {counts.min()} row(s); a stratified "
                             f"split needs at least {need} per class: add rows, merge or drop that class")
 
     n = len(X)
-    n_test, n_val = int(round(n * test)), int(round(n * val))
+    n_test, n_val = _part_rows(n, test, val)
     if n - n_test - n_val < 1:
         raise NbmlError(f"{n} rows are too few for test={test:g}, val={val:g}")
-    X_rest, X_test, y_rest, y_test = _cut(X, y, n_test, task, seed)
-    X_train, X_val, y_train, y_val = _cut(X_rest, y_rest, n_val, task, seed + 1)
+    stratify = bool(stratify) and task == "classification"
+    X_rest, X_test, y_rest, y_test, test_stratified = _cut(X, y, n_test, stratify, seed)
+    X_train, X_val, y_train, y_val, val_stratified = _cut(X_rest, y_rest, n_val, stratify, seed + 1)
     _warn_small_parts(len(X_train), len(X_val), len(X_test))
+    rows_note = _rows_note(n, test, val, n_test, n_val, seed, (test_stratified, val_stratified), y is not None,
+                           ratio is not None)
+    if rows_note:
+        notes.append(rows_note)
 
     result = Split(X_train, X_val, X_test, y_train, y_val, y_test, task=task, target=target_name,
                    classes_=classes, seed=seed, dropped_columns=all_nan,
-                   fingerprint=fingerprint(X, y), options=options, notes=notes)
+                   fingerprint=fingerprint(X, y), options=options, notes=notes, stratified=stratify)
     if activate:
         set_active(result)
     return result
@@ -454,18 +469,54 @@ def _sort_key(v):
     return (0, v) if isinstance(v, (int, float, np.number, bool, np.bool_)) else (1, str(v))
 
 
-def _cut(X, y, n_out, task, seed):
-    """Take ``n_out`` rows out (stratified for classification)."""
+def _part_rows(n, test, val) -> tuple[int, int]:
+    """Test and validation rows. Two parts (no validation): scikit-learn's rule, ``ceil(test * n)``
+    (``train_test_split(test_size=test)`` gives the same rows); three parts: each share of all
+    ``n`` rows rounded to the nearest row."""
+    if val == 0:
+        return math.ceil(test * n), 0
+    return int(round(n * test)), int(round(n * val))
+
+
+def _rows_note(n, test, val, n_test, n_val, seed, stratified, has_target, from_ratio) -> str | None:
+    """How the rows were counted and cut, where that is not plain: a share that is not a whole number
+    of rows, or a ratio (whose parts a user may want to cut again with scikit-learn)."""
+    rounded = [f"{name} {share * 100:g}% of {n} = {share * n:.4g} → {rows}" for name, share, rows
+               in (("test", test, n_test), ("validation", val, n_val)) if rows and abs(share * n - rows) > 1e-9]
+    if n_val == 0:
+        return (f"{rounded[0]} test rows (rounded up, as train_test_split(test_size={test:g}) does)" if rounded
+                else None)
+    if not rounded and not from_ratio:
+        return None
+    how = "; ".join(rounded) + " (rounded to the nearest row); " if rounded else ""
+    first = _sklearn_call(has_target, "X", n_test, seed, stratified[0])
+    if n_test == 0:
+        return f"rows: {how}the same validation rows as {_sklearn_call(has_target, 'X', n_val, seed + 1, stratified[1])}"
+    return (f"rows: {how}the same rows as {first}, then validation from the other {n - n_test}: "
+            f"{_sklearn_call(has_target, 'X_rest', n_val, seed + 1, stratified[1])}")
+
+
+def _sklearn_call(has_target, X, rows, random_state, stratified) -> str:
+    """The ``train_test_split`` call that cuts the same rows, as text."""
+    y = X.replace("X", "y")
+    data = f"{X}, {y}" if has_target else X
+    return (f"train_test_split({data}, test_size={rows}, random_state={random_state}"
+            f"{f', stratify={y}' if stratified else ''})")
+
+
+def _cut(X, y, n_out, stratify, seed):
+    """Take ``n_out`` rows out (stratified when asked and every class fits in both parts);
+    also says whether it stratified."""
     if n_out == 0:
         empty_y = None if y is None else y.iloc[:0]
-        return X, X.iloc[:0], y, empty_y
+        return X, X.iloc[:0], y, empty_y, False
     from sklearn.model_selection import train_test_split
 
-    stratify = y if task == "classification" else None
-    if stratify is not None and (n_out < y.nunique() or len(y) - n_out < y.nunique()):
-        stratify = None  # too few rows to hold every class in both parts
+    strata = y if stratify and y is not None else None
+    if strata is not None and (n_out < y.nunique() or len(y) - n_out < y.nunique()):
+        strata = None  # too few rows to hold every class in both parts
     if y is None:
         a, b = train_test_split(X, test_size=n_out, random_state=seed)
-        return a, b, None, None
-    a, b, ya, yb = train_test_split(X, y, test_size=n_out, random_state=seed, stratify=stratify)
-    return a, b, ya, yb
+        return a, b, None, None, False
+    a, b, ya, yb = train_test_split(X, y, test_size=n_out, random_state=seed, stratify=strata)
+    return a, b, ya, yb, strata is not None

@@ -10,11 +10,11 @@ from nbml.coresets.base import (
     check_task,
     infer_task,
     missing_column_error,
-    numeric_matrix,
     reduce,
     resolve_method,
 )
 from nbml.coresets.heldout import check_rows, describe_source, training_rows
+from nbml.coresets.measure import check_preprocess, measured, options_for
 from nbml.coresets.io import count_rows, read_columns
 from nbml.coresets.tree import (
     CoresetTree,
@@ -27,8 +27,8 @@ from nbml.errors import NbmlError
 
 
 def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
-            chunksize=100_000, *, task=None, model=None, preprocess=None, node_size=None,
-            rows="train", split=None):
+            chunksize=100_000, *, task=None, model=None, preprocess="auto", node_size=None,
+            rows="train", split=None, **options):
     """Build a small weighted subset that trains like the whole data.
 
     Parameters
@@ -59,9 +59,18 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         Inferred from the target when None.
     model : estimator, optional
         Lets ``method="auto"`` pick sensitivity sampling for linear regressors.
-    preprocess : callable, optional
-        Turns the feature DataFrame into numeric features (applied before sampling; the
-        coreset holds its output). Without it, non-numeric columns are an error.
+    preprocess : {"auto", "none"} or callable
+        What rows are measured by. ``"auto"`` (the default; None means the same): the features
+        nbml's preprocessing makes — the split's choices (``%split … --scale robust``) when the
+        data has the split's features, with ``options`` over them — so text, category and date
+        columns and missing values are fine, as in ``%%train``; the coreset holds the raw rows.
+        ``"none"``: the columns as they are (they must be finite numbers). A callable turns the
+        feature DataFrame into numbers (the coreset holds its output). For ``file``, only a
+        callable changes anything: a file's columns must otherwise be numbers.
+    **options
+        Preprocessing choices for ``"auto"``, as ``nbml.train`` takes them: impute, scale,
+        encode, outliers, interactions, poly, select (``balance`` is about fitting, not
+        measuring, and is refused).
     node_size : int, optional
         Rows per tree node when reading ``file`` (default ``max(4 * size, 20_000)``).
     rows : {"train", "train+val", "all"}
@@ -82,6 +91,8 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     check_task(task)
     check_rows(rows)
     _check_seed(seed)
+    options = _checked_options(options)
+    check_preprocess(preprocess, options, from_file=file is not None)
     if file is not None:
         if data is not None:
             raise NbmlError("pass either data= or file=, not both")
@@ -89,7 +100,7 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
             raise NbmlError(f"with file=, target must be a column name, got "
                              f"{type(target).__name__}")
         return _from_file(file, target, size, method, seed, chunksize, task, model,
-                          preprocess, node_size)
+                          preprocess if callable(preprocess) else None, node_size)
     if data is None:
         raise NbmlError("pass the data (a DataFrame or X) as data=, or a CSV/Parquet path "
                          "as file=")
@@ -99,13 +110,7 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         split = active_split()
     data, positions, source = training_rows(data, target, rows, split)
     X, y, target_name = _split_target(data, target)
-    if preprocess is not None:
-        if not callable(preprocess):
-            raise TypeError(f"preprocess must be a callable taking the feature DataFrame and "
-                            f"returning numeric features, got {type(preprocess).__name__}")
-        X = preprocess(X)
-    matrix, _ = numeric_matrix(X)
-    n = len(matrix)
+    n = len(X)
     if n == 0:
         raise NbmlError("data has no rows")
     m = resolve_size(size, n)
@@ -113,9 +118,11 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         what = f"target {target_name!r}" if target_name is not None else "the target"
         raise NbmlError(f"{what} has missing values ({int(pd.Series(y).isna().sum())} rows); "
                          f"drop those rows first")
-    task_ = task or infer_task(y)
+    task_ = task or (split.task if source is not None else infer_task(y))
     if task_ != "clustering" and y is None:
         raise NbmlError(f"task={task_!r} needs a target")
+    chosen = options_for(X, split, source is not None, options)
+    matrix, X = measured(X, y, task_, preprocess, chosen, seed)
     y_values = None if y is None else np.asarray(y)
     if task_ == "regression":
         y_values = y_values.astype(float)
@@ -139,6 +146,17 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
         return _recorded(X_rows, y_rows, weights, positions[pos], n, method_, target_name, task_, seed, source)
     return Coreset(X_rows, y_rows, weights, pos, n, method_, target=target_name, task=task_,
                    seed=seed)
+
+
+def _checked_options(options: dict) -> dict:
+    """The preprocessing options given (None: not given); an unknown name is a TypeError, as in train()."""
+    from nbml.preprocess import OPTION_NAMES
+
+    unknown = sorted(set(options) - set(OPTION_NAMES))
+    if unknown:
+        raise TypeError(f"coreset() got unknown option(s) {', '.join(unknown)}; preprocessing options are "
+                        f"{', '.join(OPTION_NAMES)}")
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _recorded(X_rows, y_rows, weights, indices, n, method, target, task, seed, source):

@@ -196,8 +196,15 @@ def missing_column_error(name, columns, where):
     return ValueError(f"target={name!r} is not a column of {where}{hint}")
 
 
-def numeric_matrix(X, preprocess=None):
-    """Features as a float64 matrix plus their names; clear errors for text and missing values."""
+# what to do about columns that are not numbers, where the rows come from a file (or a CoresetTree)
+FILE_FIX = ("turn them into numbers first (impute, encode), pass preprocess=<callable that turns the feature "
+            "DataFrame into numbers> to nbml.coreset or CoresetTree, or read the data into a DataFrame: "
+            "nbml.coreset(df, ...) and %coreset DF measure rows after nbml's preprocessing")
+
+
+def numeric_matrix(X, preprocess=None, fix=FILE_FIX):
+    """Features as a float64 matrix plus their names; clear errors for text and missing values,
+    ending with ``fix``."""
     if preprocess is not None:
         if not callable(preprocess):
             raise TypeError(f"preprocess must be a callable taking the feature DataFrame and "
@@ -210,8 +217,7 @@ def numeric_matrix(X, preprocess=None):
             shown = ", ".join(f"{c!r} ({d})" for c, d in bad[:5]) + (" ..." if len(bad) > 5 else "")
             raise NbmlError(
                 f"coresets need numeric features, but {len(bad)} column(s) are not numeric: "
-                f"{shown}; encode them first (e.g. one-hot or ordinal encoding) or pass "
-                f"preprocess=<callable that turns the feature DataFrame into numbers>")
+                f"{shown}; {fix}")
         names = [str(c) for c in X.columns]
         # float32 data stays float32 (half the memory); sums are taken in float64 later
         single = len(X.columns) > 0 and all(X[c].dtype == np.float32 for c in X.columns)
@@ -223,16 +229,14 @@ def numeric_matrix(X, preprocess=None):
         if arr.ndim != 2:
             raise NbmlError(f"X must be 2-dimensional (rows x features), got shape {arr.shape}")
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise NbmlError(
-                f"coresets need numeric features, but X has dtype {arr.dtype}; encode the "
-                f"non-numeric columns first or pass preprocess=<callable returning numbers>")
+            raise NbmlError(f"coresets need numeric features, but X has dtype {arr.dtype}; {fix}")
         names = None
         matrix = arr.astype(np.float32 if arr.dtype == np.float32 else np.float64, copy=False)
     if not np.isfinite(matrix).all():
         bad_cols = np.where(~np.isfinite(matrix).all(axis=0))[0]
         labels = [names[i] if names else str(i) for i in bad_cols[:5]]
         raise NbmlError(f"features contain missing or infinite values in column(s) "
-                         f"{', '.join(labels)}; impute or drop them first (or pass preprocess=)")
+                         f"{', '.join(labels)}; {fix}")
     return matrix, names
 
 

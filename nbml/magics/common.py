@@ -58,17 +58,39 @@ def unquote(text):
 def parse_line(parser, line: str):
     """The arguments of one magic's line, the one way every magic reads its line.
 
-    A trailing ``;`` (which only silences the output) is not part of the arguments. A quoted
-    value means the text inside the quotes — ``--target 'prix (€)'``, ``--study ""``,
+    A ``#`` outside quotes that starts a word begins a comment, as in Python
+    (``%split df --target y   # 60/20/20``): it and the rest of the line are ignored. A trailing
+    ``;`` (which only silences the output) is not part of the arguments. A quoted value means
+    the text inside the quotes — ``--target 'prix (€)'``, ``--study ""``,
     ``--storage="my runs.db"`` — for every option and for single positional arguments (a
     variable name, a path); the words of an expression (``%train SVC(kernel='rbf')``) keep
     their quotes, since they are Python.
     """
-    args = parser.parse_args(_unquote_option_values(parser, split_words(line.rstrip().rstrip(";"))))
+    args = parser.parse_args(_unquote_option_values(parser, split_words(arguments_of(line))))
     for action in parser._actions:
         if not action.option_strings and action.nargs in (None, "?"):
             setattr(args, action.dest, unquote(getattr(args, action.dest, None)))
     return args
+
+
+def arguments_of(line: str) -> str:
+    """The line without its comment and without the trailing ``;`` that silences it."""
+    return strip_comment(line).rstrip().rstrip(";")
+
+
+def strip_comment(line: str) -> str:
+    """``line`` up to a ``#`` that is outside quotes and starts a word (a ``#`` inside a word,
+    ``--target n#``, is part of it; quote a value that starts with one: ``--target '#rooms'``)."""
+    quote, previous = None, " "
+    for at, char in enumerate(line):
+        if quote is None and char == "#" and previous.isspace():
+            return line[:at]
+        if quote is None and char in QUOTES:
+            quote = char
+        elif char == quote:
+            quote = None
+        previous = char
+    return line
 
 
 def split_words(line: str) -> list:
@@ -190,10 +212,39 @@ class NbmlMagicsBase(Magics):
             raise one_line_error(f"could not evaluate {expr!r}: {type(exc).__name__}: {exc} ({HOW_TO_SEE})",
                                  exc) from exc
 
+    def target_of(self, data, name):
+        """``--target NAME``: a column of ``data`` when it has one of that name; else a notebook
+        variable of that name holding the target values (a 1-D array, list or Series), as a
+        Series named after it (a Series keeps its own name); else ``name`` (core then says it is
+        not a column). Returns ``(target, note)``: the note says a variable was used."""
+        import numpy as np
+        import pandas as pd
+
+        columns = list(data.keys()) if isinstance(data, dict) else list(getattr(data, "columns", []))
+        if name is None or name in columns or any(str(c) == name for c in columns):
+            return name, None
+        value = self.shell.user_ns.get(name) if name.isidentifier() else None
+        if isinstance(value, pd.DataFrame) and value.shape[1] == 1:
+            value = value.iloc[:, 0]
+        if isinstance(value, (np.ndarray, list, tuple)) and np.ndim(value) == 2 and np.shape(value)[1] == 1:
+            value = np.asarray(value).ravel()
+        if not (isinstance(value, pd.Series) or (isinstance(value, (np.ndarray, list, tuple)) and np.ndim(value) == 1)):
+            return name, None
+        rows = len(data[columns[0]]) if isinstance(data, dict) and columns else len(data)
+        if len(value) != rows:
+            raise UsageError(f"--target {name}: {name!r} is not a column of the data, and the variable {name} holds "
+                             f"{len(value)} values for {rows} rows; give one target value per row")
+        if isinstance(value, pd.Series):
+            target = value if value.name is not None else value.rename(name)
+        else:
+            target = pd.Series(np.asarray(value), name=name)
+        return target, f"target {target.name!r}: the {type(value).__name__} variable {name}"
+
     @staticmethod
-    def silenced(*texts) -> bool:
-        """A trailing ``;`` on the line (or at the end of the cell) silences the output."""
-        return any(t is not None and t.rstrip().endswith(";") for t in texts)
+    def silenced(line, cell=None) -> bool:
+        """A trailing ``;`` on the line (before any comment) or at the end of the cell's last
+        statement (before any comment, as IPython reads a cell) silences the output."""
+        return strip_comment(line).rstrip().endswith(";") or (cell is not None and _ends_with_semicolon(cell))
 
     def finish(self, result, out=None, quiet=False):
         """Store ``result`` under ``-o`` and return it, so it lands in ``_`` and is shown.
@@ -239,6 +290,20 @@ class NbmlMagicsBase(Magics):
         """``user_errors`` under this shell's ``%config Nbml.short_errors``; ``what`` names what
         failed (a model, a magic) in the line an unexpected exception gets."""
         return user_errors(what, short=self.nbml.short_errors)
+
+
+def _ends_with_semicolon(cell: str) -> bool:
+    """Whether the cell's last token, comments aside, is ``;`` (IPython's own rule for cells)."""
+    import io
+    import tokenize
+
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(cell).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return cell.rstrip().endswith(";")
+    skip = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.DEDENT, tokenize.INDENT)
+    last = next((t for t in reversed(tokens) if t.type not in skip), None)
+    return last is not None and last.type == tokenize.OP and last.string == ";"
 
 
 # how to see what a one-line error hides

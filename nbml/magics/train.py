@@ -64,6 +64,8 @@ class TrainMagics(NbmlMagicsBase):
         data = self.lookup(args.data, "DataFrame") if args.data else None
         if data is not None and args.target is None and not hasattr(data, "weights"):  # a coreset knows its target
             raise UsageError("--data needs --target COL")
+        target = self.target_of(data, args.target)[0] if data is not None and not hasattr(data, "weights") \
+            else args.target
         cv = self.option(args.cv, "cv") or None
         torch_options = {k: getattr(args, k) for k in TORCH_OPTIONS if getattr(args, k) is not None}
         seed = args.seed if args.seed is not None else (self.nbml.seed if data is not None else None)
@@ -76,7 +78,7 @@ class TrainMagics(NbmlMagicsBase):
         model, torch_options = self._live_view(model, torch_options, live=not args.no_live and cv is None)
         with self.errors(model_name(model)):
             result = train(model, cv=cv, preprocess=self.option(args.preprocess, "preprocess"), seed=seed,
-                           n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=args.target,
+                           n_jobs=self.option(args.n_jobs, "n_jobs"), data=data, target=target,
                            **preprocessing_options(args), **torch_options)
         return self.finish(result, args.out, self.silenced(line, cell))
 
