@@ -151,9 +151,14 @@ class TrainResult:
     @property
     def features(self) -> pd.DataFrame | None:
         """The features after preprocessing, which were kept and why (selector scores or
-        ranking), from the fitted model (fitting it first when it was scored by CV)."""
+        ranking), from the fitted model (fitting it first when it was scored by CV, and saying so)."""
         from nbml.preprocess import feature_report
 
+        if self.fitted_model is None:
+            import warnings
+
+            warnings.warn(f"fitting {self.name} on the {len(self.split.X_train)} training rows to list its features "
+                          f"(a cross-validated result's model is fit when first used)", stacklevel=2)
         return feature_report(self.model)
 
     @property

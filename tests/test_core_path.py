@@ -136,3 +136,14 @@ def test_tune_scores_the_untuned_model_itself_unless_told_not_to(cancer_split):
     assert result.untuned == {} and not table_shown(result)
     scored = nbml.tune(DecisionTreeClassifier(random_state=0), {"max_depth": [2, 3]}, method="grid", live=False)
     assert set(scored.untuned) >= {"accuracy"} and table_shown(scored)
+
+
+def test_features_of_a_cv_result_says_it_fits_the_model(cancer_split):
+    trained = nbml.train(LogisticRegression(max_iter=1000), cv=3, select="variance:0.0")
+    with pytest.warns(UserWarning, match="fitting LogisticRegression on the .* training rows to list its features"):
+        assert trained.features is not None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert trained.features is not None  # fit once: the second look is free and silent
