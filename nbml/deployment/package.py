@@ -68,7 +68,7 @@ class Package:
         self.card = card
         self.reference = reference
         self.path = None if path is None else Path(path)
-        self.signed = False  # written or read with a signature (signature.json)
+        self.signed = False  # written with a key's signature, or loaded with that signature checked
 
     @property
     def name(self) -> str:
@@ -455,7 +455,8 @@ def load(path, trusted=None, key=None) -> Package:
     sio = require("skops.io", what="loading a package")
     if trusted is not None and (isinstance(trusted, str) or not all(isinstance(t, str) for t in trusted)):
         raise TypeError(f"trusted={trusted!r} must be a list of type names such as ['mypackage.MyScaler']")
-    manifest = verify(path, key)
+    secret = signing.resolve_key(key)
+    manifest = verify(path, secret)
     path = _check_path(path)
     card = read_card(path / CARD_FILE)
     data = (path / MODEL_FILE).read_bytes()
@@ -483,7 +484,7 @@ def load(path, trusted=None, key=None) -> Package:
     if REFERENCE_FILE in manifest["sha256"]:
         reference = _read_reference(path / REFERENCE_FILE, card["schema"])
     package = Package(model, card, reference, path)
-    package.signed = (path / SIGNATURE_FILE).is_file()
+    package.signed = secret is not None  # its signature was checked
     return package
 
 
