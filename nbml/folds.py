@@ -226,15 +226,32 @@ def score(recipe, rows_or_folds=None, params=None, n_jobs=None, train_scores=Tru
     """Fit ``recipe`` (with ``params`` set) on each fold's training rows and score its held-out
     rows. ``rows_or_folds``: None (holdout: train → validation), an int K (K-fold CV on
     train+val) or ``Rows``."""
-    rows = rows_or_folds if isinstance(rows_or_folds, Rows) else rows_of(recipe, rows_or_folds)
-    pipeline = recipe.model(params)
-    folds = folds_of(recipe, rows)
-    if n_jobs in (None, 1) or len(folds) == 1:
-        outcomes = [run_fold(pipeline, f, train_scores, fit) for f in folds]
+    return score_many([recipe], rows_or_folds, params, n_jobs, train_scores, fit)[0]
+
+
+def score_many(recipes, rows_or_folds=None, params=None, n_jobs=None, train_scores=True, fit=None) -> list:
+    """``score`` of several recipes, every (recipe, fold) pair one task: with ``n_jobs``, folds
+    and models run in parallel together."""
+    plans = []
+    for recipe in recipes:
+        rows = rows_or_folds if isinstance(rows_or_folds, Rows) else rows_of(recipe, rows_or_folds)
+        plans.append((recipe, rows, recipe.model(params), folds_of(recipe, rows)))
+    tasks = [(pipeline, fold) for _, _, pipeline, folds in plans for fold in folds]
+    if n_jobs in (None, 1) or len(tasks) == 1:
+        outcomes = [run_fold(pipeline, fold, train_scores, fit) for pipeline, fold in tasks]
     else:
         from joblib import Parallel, delayed
 
-        outcomes = Parallel(n_jobs=n_jobs)(delayed(run_fold)(pipeline, f, train_scores, fit) for f in folds)
+        outcomes = Parallel(n_jobs=n_jobs)(delayed(run_fold)(pipeline, fold, train_scores, fit)
+                                           for pipeline, fold in tasks)
+    out, start = [], 0
+    for recipe, rows, _, folds in plans:
+        mine, start = outcomes[start:start + len(folds)], start + len(folds)
+        out.append(_scores(recipe, rows, mine))
+    return out
+
+
+def _scores(recipe, rows, outcomes) -> Scores:
     table = pd.DataFrame([pd.Series({**o.metrics, **{f"train_{m}": v for m, v in o.train_metrics.items()},
                                      "fit_time": o.fit_time, "score_time": o.score_time}, name=i)
                           for i, o in enumerate(outcomes, 1)])

@@ -267,21 +267,28 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
 def fit_recipe(recipe, cv=None, n_jobs=None, rows=None) -> TrainResult:
     """Score ``recipe`` through the fold engine (holdout, or ``cv``-fold CV; ``rows``: other
     ``nbml.folds.Rows`` of the same kind) as a TrainResult."""
-    from nbml.folds import rows_of, score
+    return fit_recipes([recipe], cv, n_jobs, rows)[0]
 
-    rows = rows_of(recipe, cv) if rows is None else rows
+
+def fit_recipes(recipes, cv=None, n_jobs=None, rows=None) -> list:
+    """``fit_recipe`` of several recipes, folds and models in parallel together with ``n_jobs``."""
+    from nbml.folds import score_many
+
+    fit = _holdout_fit(recipes[0]) if cv is None and len(recipes) == 1 else None
     try:
-        scores = score(recipe, rows, n_jobs=n_jobs, fit=None if cv is not None else _holdout_fit(recipe))
+        scored = score_many(recipes, rows if rows is not None else cv, n_jobs=n_jobs, fit=fit)
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
         if isinstance(exc, NbmlError):
             raise
-        raise FitError(f"{recipe.name} failed: {describe_error(exc)}") from exc
-    model = scores.models[0] if cv is None else None
-    return TrainResult(task=recipe.task, metrics=scores.mean(), train_metrics=scores.mean("train_"),
-                       cv=scores.table if cv is not None else None, split=recipe.split, name=recipe.name,
-                       recipe=recipe, params=_own_params(recipe.pipeline), predictions=scores.predictions,
-                       fit_time=float(scores.table["fit_time"].sum()), fitted_model=model,
-                       fitted_on="coreset" if recipe.weights is not None else "train")
+        names = ", ".join(dict.fromkeys(r.name for r in recipes))
+        raise FitError(f"{names} failed: {describe_error(exc)}") from exc
+    return [TrainResult(task=recipe.task, metrics=scores.mean(), train_metrics=scores.mean("train_"),
+                        cv=scores.table if cv is not None else None, split=recipe.split, name=recipe.name,
+                        recipe=recipe, params=_own_params(recipe.pipeline), predictions=scores.predictions,
+                        fit_time=float(scores.table["fit_time"].sum()),
+                        fitted_model=scores.models[0] if cv is None else None,
+                        fitted_on="coreset" if recipe.weights is not None else "train")
+            for recipe, scores in zip(recipes, scored)]
 
 
 def _own_params(pipeline) -> dict:
@@ -343,55 +350,25 @@ def find_lr(model, split=None, seed=None, start=1e-7, end=10.0, steps=100, **tor
     return lr_find(estimator, X, y, start=start, end=end, steps=steps, task=data_split.task)
 
 
-STANDARD_MODELS = {
-    "classification": {
-        "lr": ("sklearn.linear_model", "LogisticRegression", {"max_iter": 1000}),
-        "ridge": ("sklearn.linear_model", "RidgeClassifier", {}),
-        "svm": ("sklearn.svm", "SVC", {}),
-        "knn": ("sklearn.neighbors", "KNeighborsClassifier", {}),
-        "tree": ("sklearn.tree", "DecisionTreeClassifier", {}),
-        "rf": ("sklearn.ensemble", "RandomForestClassifier", {"n_estimators": 100}),
-        "gb": ("sklearn.ensemble", "GradientBoostingClassifier", {}),
-        "nb": ("sklearn.naive_bayes", "GaussianNB", {}),
-    },
-    "regression": {
-        "lr": ("sklearn.linear_model", "LinearRegression", {}),
-        "ridge": ("sklearn.linear_model", "Ridge", {}),
-        "lasso": ("sklearn.linear_model", "Lasso", {"alpha": 0.1}),
-        "svm": ("sklearn.svm", "SVR", {}),
-        "knn": ("sklearn.neighbors", "KNeighborsRegressor", {}),
-        "tree": ("sklearn.tree", "DecisionTreeRegressor", {}),
-        "rf": ("sklearn.ensemble", "RandomForestRegressor", {"n_estimators": 100}),
-        "gb": ("sklearn.ensemble", "GradientBoostingRegressor", {}),
-    },
-}
+# the families by short name: one table, in nbml.standard
+from nbml.standard import STANDARD_MODELS, families, standard_model  # noqa: E402,F401
 
 
-def standard_model(short: str, task: str):
-    from importlib import import_module
-
-    table = STANDARD_MODELS.get(task, {})
-    if short not in table:
-        raise NbmlError(f"model {short!r} is not a standard {task} model; choose from {', '.join(table)}")
-    module, cls, params = table[short]
-    return getattr(import_module(module), cls)(**params)
-
-
-def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, labels=None) -> pd.DataFrame:
+def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, labels=None, n_jobs=None) -> pd.DataFrame:
     """A leaderboard: validation (or CV) metrics and fit time of several results, best
     first (by the task's primary metric, or ``sort_by``). ``models="rf,lr,svm"`` (or
     ``"all"``) first trains those standard models with ``cv``-fold CV on the active split;
     their results are in ``table.attrs["results"]``. ``labels``: row names for ``results``
-    (default: the model names)."""
+    (default: the model names). ``n_jobs``: folds and models fit in parallel together."""
     results = list(results)
     trained = {}
     if models:
         data_split = resolve_split(split)
-        names = list(STANDARD_MODELS.get(data_split.task, {})) if models == "all" else \
+        names = list(families(data_split.task)) if models == "all" else \
             [m.strip() for m in (models.split(",") if isinstance(models, str) else models) if m.strip()]
-        estimators = [standard_model(m, data_split.task) for m in names]  # all names checked first
-        for short, est in zip(names, estimators):
-            trained[short] = train(est, split=data_split, cv=cv, seed=seed)
+        recipes = [prepare(standard_model(m, data_split.task), data_split, seed) for m in names]  # names checked first
+        for short, result in zip(names, fit_recipes(recipes, cv=cv, n_jobs=n_jobs)):
+            trained[short] = _recorded(result)
         results += list(trained.values())
     if not results:
         raise NbmlError("compare needs TrainResults or models='rf,lr,…'")

@@ -46,6 +46,30 @@ def _hist_boosting():
             "l2_regularization": loguniform(1e-6, 10.0)}
 
 
+def _ada():
+    # scikit-learn's AdaBoost docs and PyCaret's grid: 10-500 estimators, rates 1e-3 to 2 on a log scale
+    return {"n_estimators": logint(10, 500), "learning_rate": loguniform(1e-3, 2.0)}
+
+
+def _lda():
+    # shrinkage (Ledoit-Wolf's idea, a fraction in [0, 1]) needs the lsqr or eigen solver
+    return {"solver": choice("lsqr", "eigen"), "shrinkage": uniform(0.0, 1.0)}
+
+
+def _lightgbm():
+    # LightGBM's parameter-tuning guide and FLAML's LGBMEstimator space: leaves and child sizes on
+    # log scales, row/column sampling as fractions, L2 on a log scale
+    return {"learning_rate": loguniform(0.01, 0.3), "n_estimators": logint(50, 1000), "num_leaves": logint(8, 256),
+            "min_child_samples": logint(5, 100), "colsample_bytree": uniform(0.5, 1.0),
+            "reg_lambda": loguniform(1e-3, 10.0)}
+
+
+def _catboost():
+    # CatBoost's parameter-tuning guide: depth 4-10, l2_leaf_reg 1-10 on a log scale
+    return {"learning_rate": loguniform(0.01, 0.3), "depth": randint(4, 10), "l2_leaf_reg": loguniform(1.0, 10.0),
+            "iterations": logint(100, 1000)}
+
+
 def _mlp():
     return {"alpha": loguniform(1e-6, 1e-1), "learning_rate_init": loguniform(1e-4, 1e-1),
             "hidden_layer_sizes": choice((50,), (100,), (100, 50))}
@@ -82,6 +106,16 @@ DEFAULTS = {
     "GradientBoostingRegressor": _boosting,
     "HistGradientBoostingClassifier": _hist_boosting,
     "HistGradientBoostingRegressor": _hist_boosting,
+    "GaussianNB": lambda: {"var_smoothing": loguniform(1e-12, 1e-3)},  # around scikit-learn's 1e-9
+    "LinearRegression": lambda: {"fit_intercept": choice(True, False)},
+    "AdaBoostClassifier": _ada,
+    "AdaBoostRegressor": _ada,
+    "LinearDiscriminantAnalysis": _lda,
+    "QuadraticDiscriminantAnalysis": lambda: {"reg_param": uniform(0.0, 1.0)},
+    "LGBMClassifier": _lightgbm,
+    "LGBMRegressor": _lightgbm,
+    "CatBoostClassifier": _catboost,
+    "CatBoostRegressor": _catboost,
     "MLPClassifier": _mlp,
     "MLPRegressor": _mlp,
     "SGDClassifier": _sgd,
@@ -98,6 +132,8 @@ def default_space(estimator) -> dict:
         factory = DEFAULTS.get(cls.__name__)
         if factory is not None:
             space = factory()
+            if type(estimator).__module__.startswith("catboost"):
+                return space  # CatBoost's get_params lists only the parameters that were set
             params = estimator.get_params(deep=False)
             return {k: v for k, v in space.items() if k in params}
     try:
