@@ -205,15 +205,64 @@ def test_misspelt_target_lists_close_matches(frame):
 def test_non_numeric_column_without_preprocessing(frame):
     data = frame.copy()
     data["city"] = "Paris"
-    with pytest.raises(ValueError, match=r"not numeric: 'city'.*encode them first.*preprocess="):
-        coreset(data, "label", size=100)
+    with pytest.raises(ValueError, match=r"not numeric: 'city'.*nbml's preprocessing.*preprocess='auto'"):
+        coreset(data, "label", size=100, preprocess="none")
+    assert len(coreset(data, "label", size=100)) == 100  # measured after nbml's preprocessing (the default)
 
 
 def test_missing_feature_values(frame):
     data = frame.copy()
     data.loc[3, "b"] = np.nan
-    with pytest.raises(ValueError, match="missing or infinite values in column.*b"):
+    with pytest.raises(ValueError, match="missing or infinite values in column.*b.*preprocess='auto'"):
+        coreset(data, "label", size=100, preprocess="none")
+    assert len(coreset(data, "label", size=100)) == 100  # imputed for measuring; the coreset keeps the NaN
+    data.loc[4, "a"] = np.inf
+    with pytest.raises(ValueError, match=r"'a' contain infinite values"):
         coreset(data, "label", size=100)
+
+
+def test_text_and_missing_values_are_measured_after_nbmls_preprocessing(frame):
+    from sklearn.compose import ColumnTransformer
+
+    from nbml.preprocess import Options, build_preprocessor
+
+    data = frame.copy()
+    data["city"] = np.where(np.arange(len(data)) % 3, "Lyon", "Paris")
+    data.loc[::7, "b"] = np.nan
+    cs = coreset(data, "label", size=200, seed=3)
+    X = data.drop(columns="label")
+    pre = build_preprocessor(X, Options(), "classification", 3)
+    assert isinstance(pre, ColumnTransformer)
+    numbers = pd.DataFrame(pre.fit(X, data["label"]).transform(X))
+    by_hand = coreset(numbers, data["label"].to_numpy(), size=200, seed=3, preprocess="none")
+    np.testing.assert_array_equal(cs.indices, by_hand.indices)
+    np.testing.assert_allclose(cs.weights, by_hand.weights)
+    assert list(cs.X.columns) == list(X.columns) and cs.X["city"].isin(["Lyon", "Paris"]).all()  # the raw rows
+    pd.testing.assert_frame_equal(cs.X, X.iloc[cs.indices])
+
+
+def test_plain_numbers_are_measured_as_they_are(frame):
+    """Scaling a column changes no coreset method's scores, so numbers are not copied through a scaler."""
+    for method in ("sensitivity", "lightweight"):
+        ours = coreset(frame, "label", size=150, seed=1, method=method)
+        raw = coreset(frame, "label", size=150, seed=1, method=method, preprocess="none")
+        np.testing.assert_array_equal(ours.indices, raw.indices)
+        clipped = coreset(frame, "label", size=150, seed=1, method=method, outliers="clip", interactions=True)
+        assert not np.array_equal(clipped.indices, raw.indices)
+
+
+def test_preprocessing_options_that_cannot_apply(frame, tmp_path):
+    with pytest.raises(ValueError, match="balance='oversample' changes which rows a model is fit on"):
+        coreset(frame, "label", size=100, balance="oversample")
+    with pytest.raises(ValueError, match="cannot apply with preprocess='none'"):
+        coreset(frame, "label", size=100, preprocess="none", scale="robust")
+    with pytest.raises(ValueError, match="preprocess='both' is not one of auto, none"):
+        coreset(frame, "label", size=100, preprocess="both")
+    with pytest.raises(TypeError, match="unknown option.*scaling"):
+        coreset(frame, "label", size=100, scaling="robust")
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    with pytest.raises(ValueError, match="apply to data in memory"):
+        coreset(file=tmp_path / "f.csv", target="label", size=100, scale="robust")
 
 
 def test_unknown_method(frame):
