@@ -124,7 +124,8 @@ def ensemble(members, method="soft", weights=None, meta=None, cv=5, seed=None, s
 
     from nbml.training import _recorded
 
-    recipe = prepare(combined, data_split, seed, "none")
+    # members keep their own preprocessing; member-less gradient boosting gets the split's
+    recipe = prepare(combined, data_split, seed, "none" if estimators else "auto")
     result = fit_recipe(recipe, cv=cv, n_jobs=n_jobs)
     rows, primary = {}, _metrics.PRIMARY[task]
     for name, est in estimators:  # every member on the ensemble's own folds

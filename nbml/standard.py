@@ -1,9 +1,10 @@
 """The standard model families by short name: the one table ``%compare --models``,
 ``nbml.compare(models=…)``, ``nbml.models()`` and their help read.
 
-scikit-learn's families are always there; LightGBM and CatBoost join when their package is
-installed (``pip install 'nbml[boost]'``). A family's defaults are the library's, except where
-noted (more iterations for a linear model that would stop early; no console chatter).
+Every family here deploys, loads and serves (``tests/test_deploy_families.py``). LightGBM, XGBoost
+and CatBoost are not standard families yet: deploying them means trusting their own model
+parsers, CatBoost's multiclass ``predict`` returns a column and XGBoost needs labels 0..k-1.
+A family's defaults are the library's, except where noted.
 """
 from __future__ import annotations
 
@@ -44,31 +45,12 @@ STANDARD_MODELS = {
     },
 }
 
-# with nbml[boost]: short name -> (package, module, class per task, constructor arguments, what it is)
-BOOST_MODELS = {
-    "lgbm": ("lightgbm", "lightgbm", {"classification": "LGBMClassifier", "regression": "LGBMRegressor"},
-             {"verbose": -1}, "LightGBM"),
-    "catboost": ("catboost", "catboost", {"classification": "CatBoostClassifier", "regression": "CatBoostRegressor"},
-                 {"verbose": 0, "allow_writing_files": False, "thread_count": 1}, "CatBoost"),
-}
-
-
-def _installed(package: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(package) is not None
-
-
 def families(task: str) -> dict:
-    """Short name -> (module, class, arguments, what) of every family ``task`` has here."""
+    """Short name -> (module, class, arguments, what) of every family ``task`` has."""
     if task not in STANDARD_MODELS:
         raise NbmlError(f"there are no standard models for {task}; standard models are for classification and "
                         f"regression")
-    table = dict(STANDARD_MODELS[task])
-    for short, (package, module, classes, params, what) in BOOST_MODELS.items():
-        if _installed(package):
-            table[short] = (module, classes[task], params, what)
-    return table
+    return dict(STANDARD_MODELS[task])
 
 
 def standard_model(short: str, task: str):
@@ -77,23 +59,13 @@ def standard_model(short: str, task: str):
 
     table = families(task)
     if short not in table:
-        missing = BOOST_MODELS.get(short)
-        if missing is not None:
-            raise NbmlError(f"model {short!r} needs the {missing[0]} package: pip install 'nbml[boost]'")
         raise NbmlError(f"model {short!r} is not a standard {task} model; choose from {', '.join(table)}")
     module, cls, params, _ = table[short]
     return getattr(import_module(module), cls)(**params)
 
 
 def models(task: str | None = None) -> pd.DataFrame:
-    """The standard families by short name (PyCaret's ``models()``): name, class, task and
-    whether it is available here (LightGBM and CatBoost need ``nbml[boost]``)."""
-    rows = []
-    for t in ([task] if task else list(STANDARD_MODELS)):
-        available = families(t)
-        for short, (module, cls, _, what) in STANDARD_MODELS[t].items():
-            rows.append({"task": t, "model": short, "name": what, "estimator": f"{module}.{cls}", "available": True})
-        for short, (package, module, classes, _, what) in BOOST_MODELS.items():
-            rows.append({"task": t, "model": short, "name": what, "estimator": f"{module}.{classes[t]}",
-                         "available": short in available})
+    """The standard families by short name (PyCaret's ``models()``): name, estimator and task."""
+    rows = [{"task": t, "model": short, "name": what, "estimator": f"{module}.{cls}"}
+            for t in ([task] if task else list(STANDARD_MODELS)) for short, (module, cls, _, what) in families(t).items()]
     return pd.DataFrame(rows).set_index(["task", "model"])

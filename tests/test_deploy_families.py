@@ -13,6 +13,7 @@ from nbml import scratch
 from nbml.deployment import load
 from nbml.deployment.trust import trusted_types
 from nbml.ensembling import METHODS
+from nbml.standard import families
 from nbml.training import STANDARD_MODELS, standard_model
 
 # families SURFACE.md adds to the standard table; built here until the table has them
@@ -44,8 +45,8 @@ def standard(task, short):
     return model
 
 
-FAMILIES = [(task, short) for task in ("classification", "regression")
-            for short in dict.fromkeys(list(STANDARD_MODELS[task]) + list(EXTRA[task]))]
+FAMILIES = [(task, short) for task in ("classification", "regression")  # every family %compare --models all has
+            for short in dict.fromkeys(list(families(task)) + list(EXTRA[task]))]
 SCRATCH_CLASSIFIERS = ["LogisticRegression", "SoftmaxRegression", "MLPClassifier", "DecisionTreeClassifier"]
 
 

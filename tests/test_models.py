@@ -39,7 +39,7 @@ def test_every_family_trains_and_has_a_default_space(mixed, task, target, drop):
 
 def test_models_lists_the_families_and_bad_names_are_one_line():
     listed = nbml.models()
-    for short in ("hgb", "et", "ada", "lda", "qda", "lgbm", "catboost"):
+    for short in ("hgb", "et", "ada", "lda", "qda"):
         assert short in listed.loc["classification"].index
     assert "lda" not in listed.loc["regression"].index
     with pytest.raises(NbmlError, match="not a standard classification model; choose from lr, ridge"):
