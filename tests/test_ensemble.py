@@ -88,3 +88,12 @@ def test_ensemble_and_compare_magics(ip, run, iris_named):
                            ("%compare --models banana", "not a standard classification model")]:
         cell = run(source)
         assert isinstance(cell.error, UsageError) and phrase in str(cell.error), (source, cell.error)
+
+
+def test_boosting_without_members_takes_the_splits_preprocessing(cancer):
+    """Member-less gradient boosting gets the split's pipeline, so string columns work."""
+    frame = cancer.copy()
+    frame["size"] = (frame["mean radius"] > 14).map({True: "big", False: "small"})
+    split = nbml.split(frame, target="target", seed=0, activate=False)
+    result = nbml.ensemble([], method="boosting", cv=3, split=split)
+    assert result.metrics["accuracy"] > 0.9 and result.pipeline.steps[0][0] == "preprocess"
