@@ -270,10 +270,7 @@ def optuna_storage(url: str):
                 return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
         except StoreError as exc:
             # another process is creating Optuna's tables in the same new file: use them once made
-            cause = exc.__cause__
-            racing = isinstance(cause, sa.exc.IntegrityError) or \
-                (isinstance(cause, sa.exc.OperationalError) and ("locked" in str(cause) or "already exists" in str(cause)))
-            if attempt == 19 or not racing:
+            if attempt == 19 or not isinstance(exc.__cause__, (sa.exc.IntegrityError, sa.exc.OperationalError)):
                 raise
         time.sleep(0.1 * (attempt + 1))
 
@@ -449,7 +446,11 @@ def start_search(url: str, *, study, model, method, task, metric, fingerprint, c
 
 
 def end_search(url: str, run_id: int, tune_result, state: str = "finished") -> None:
-    """Complete the search's run: best score, metrics and parameters, duration, trials."""
+    """Complete the search's run: best score, metrics and parameters, duration, trials
+    (``tune_result`` None: the search stopped on an error; only its state is written)."""
+    if tune_result is None:
+        _update(url, "nbml_runs", run_id, {"state": state})
+        return
     finished = tune_result.trials["state"].isin(FINISHED).sum() if len(tune_result.trials) else 0
     _update(url, "nbml_runs", run_id, {
         "score": _clean_float(tune_result.best_score), "metrics": _json(tune_result.best_metrics),

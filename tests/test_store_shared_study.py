@@ -63,7 +63,7 @@ def test_two_processes_share_a_study_without_fitting_anything_twice(tmp_path):
     # 40 fits, 40 different configurations, numbers 0-39 each once (not 13 of 40 fit twice, 0-19 twice)
     assert len(stored) == 40 and {state for _, _, state in stored} == {"complete"}
     assert max(Counter(params for _, params, _ in stored).values()) == 1
-    assert sorted(number for number, _, _ in stored) == list(range(40))
+    assert sorted(number for number, _, _ in stored) == list(range(40)), sorted(stored)
 
     # each process fit its 20, each result shows its own trials and the other's (the whole study)
     assert [len(r["mine"]) for r in results] == [20, 20]

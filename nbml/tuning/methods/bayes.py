@@ -3,6 +3,7 @@ trials report intermediate scores to the pruner."""
 from __future__ import annotations
 
 import warnings
+from datetime import datetime
 
 from nbml.tuning.methods.base import Method, key
 from nbml.tuning.trial import run_one
@@ -38,6 +39,7 @@ class Bayes(Method):
 DUPLICATE_LIMIT = 100
 
 _asked: set = set()  # (study name, trial number) of the Optuna trials this process has open
+OWNERLESS_AFTER_S = 60  # a RUNNING trial without an owner this old is an older nbml's or a crash's
 
 
 def run_bayes(search, dims, total, prune, sampler):
@@ -157,8 +159,11 @@ def _fail_stale(study) -> int:
     stale = []
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         who = trial.user_attrs.get("nbml_owner")
-        mine = who == owner() and (study.study_name, trial.number) in _asked
-        if not mine and (who == owner() or is_gone(who)):
+        if who is None:  # an older nbml's, or one asked a moment ago whose owner is being written
+            started = trial.datetime_start
+            if started is not None and (datetime.now() - started).total_seconds() > OWNERLESS_AFTER_S:
+                stale.append(trial.number)
+        elif who == owner() and (study.study_name, trial.number) not in _asked or is_gone(who):
             stale.append(trial.number)
     for number in stale:
         try:
@@ -208,6 +213,9 @@ def _tell(study, trial, outcome, duplicate=False):
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    except (ValueError, RuntimeError) as exc:  # finished already (failed as stale elsewhere): nbml's record stands
+        warnings.warn(f"Optuna trial {trial.number} of study {study.study_name!r} was finished elsewhere: {exc}",
+                      stacklevel=3)
     finally:
         _asked.discard((study.study_name, trial.number))
 
