@@ -147,3 +147,10 @@ def test_features_of_a_cv_result_says_it_fits_the_model(cancer_split):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert trained.features is not None  # fit once: the second look is free and silent
+
+
+def test_a_cell_without_a_model_says_model(ip, run, cancer):
+    ip.user_ns["cancer"] = cancer
+    run("%split cancer --target target --seed 0")
+    cell = run("%%train\nx = 1")
+    assert "the cell must end with an expression that is the model" in str(cell.error)
