@@ -272,8 +272,8 @@ class NbmlMagicsBase(Magics):
         except SyntaxError as exc:
             raise UsageError(f"syntax error in the cell, line {exc.lineno}: {exc.msg}") from None
         if not tree.body or not isinstance(tree.body[-1], ast.Expr):
-            raise UsageError(f"the cell must end with an expression that is the model, e.g. "
-                             f"LogisticRegression()")
+            raise UsageError("the cell must end with an expression that is the model, e.g. "
+                             "LogisticRegression()")
         last = ast.Expression(tree.body.pop().value)
         ns = self.shell.user_ns
         try:
