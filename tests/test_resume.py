@@ -113,6 +113,7 @@ def test_kill_9_mid_search_then_runs_lists_it_and_resume_continues(kernel, db, r
     assert result.study == "killed"
     assert list(result.trials["state"]).count("complete") == 5 and list(result.trials["state"])[-1] == "interrupted"
     assert sorted(result.trials.index) == [0, 1, 2, 3, 4, 5]  # numbers go on after the interrupted trial
+    assert "5 trials (0 failed, 0 pruned; 1 interrupted)" in repr(result)
     assert _optuna_states(db, "killed") == ["COMPLETE"] * 5 + ["FAIL"]
     runs = run("%runs --kind tune").value
     assert list(runs["state"]) == ["interrupted", "finished"] and runs["note"].iloc[-1] == "bayes, 5 trials"

@@ -54,6 +54,12 @@ class TuneResult:
         return self._best
 
     @property
+    def n_trials(self) -> int:
+        """Finished trials of the study (complete, failed or pruned); ``trials`` also lists those
+        interrupted (Ctrl-C, a crash) and those another process is running now."""
+        return int(self.trials["state"].isin(("complete", "fail", "pruned")).sum()) if len(self.trials) else 0
+
+    @property
     def n_failed(self) -> int:
         return int((self.trials["state"] == "fail").sum()) if len(self.trials) else 0
 
@@ -87,8 +93,11 @@ class TuneResult:
         if self.coreset:
             where = (f"weighted {self.cv}-fold CV on a {self.coreset}-row coreset" if self.cv
                      else f"validation split, fit on a {self.coreset}-row coreset")
-        lines = [f"TuneResult: {self.model_name}, {self.method} search, {len(self.trials)} trials "
-                 f"({self.n_failed} failed, {self.n_pruned} pruned) in {self.duration:.1f}s"
+        states = self.trials["state"].value_counts() if len(self.trials) else {}
+        others = "".join(f"; {states[s]} {words}" for s, words in (("interrupted", "interrupted"),
+                                                                    ("running", "running elsewhere")) if s in states)
+        lines = [f"TuneResult: {self.model_name}, {self.method} search, {self.n_trials} trials "
+                 f"({self.n_failed} failed, {self.n_pruned} pruned{others}) in {self.duration:.1f}s"
                  + (" — interrupted" if self.interrupted else "")]
         lines.append(f"best {self.metric} ({where}): {self.best_score:.4f}" if _finite(self.best_score)
                      else "no trial finished")
