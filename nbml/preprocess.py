@@ -296,7 +296,14 @@ def _encoder(encode: str, task: str | None, seed: int):
     if encode == "target":
         if task not in ("classification", "regression"):
             raise NbmlError("encode='target' needs a target; use onehot or ordinal for clustering")
-        return TargetEncoder(target_type="continuous" if task == "regression" else "auto", random_state=seed)
+        target_type = "continuous" if task == "regression" else "auto"
+        if TargetEncoder().get_params().get("shuffle") != "deprecated":  # scikit-learn before 1.9
+            return TargetEncoder(target_type=target_type, random_state=seed)
+        # 1.9 takes the shuffled folds as a splitter (the same folds its deprecated random_state made)
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        folds = (KFold if task == "regression" else StratifiedKFold)(5, shuffle=True, random_state=seed)
+        return TargetEncoder(target_type=target_type, cv=folds)
     return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
 
 

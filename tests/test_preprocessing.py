@@ -204,3 +204,15 @@ def test_bad_preprocessing_options(ip, run):
         nbml.split(raw_frame(), target="y", imputer="mean")
     with pytest.raises(ValueError, match="scale='huge'"):
         nbml.train(Ridge(), scale="huge")
+
+
+def test_target_encoding_leaks_no_library_warning():
+    """scikit-learn 1.9 deprecates TargetEncoder's random_state: nbml passes the same shuffled folds
+    as a splitter, so a user sees no FutureWarning with a file path (issue 16)."""
+    import warnings
+
+    df = raw_frame()
+    split = nbml.split(df.drop(columns="y"), target="label", seed=0, activate=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        nbml.train(LogisticRegression(), split=split, encode="target", cv=3)
