@@ -1,13 +1,22 @@
-"""Metric sets per task, computed together from one set of predictions.
+"""Metric sets per task, computed together from one set of predictions — the one table of
+the metrics nbml takes.
 
 The classification metrics share one confusion matrix and one label encoding instead of
 re-validating the inputs per metric, which is where most of the time of scoring goes on
 small data. Each agrees with its scikit-learn counterpart (tests check it):
 precision/recall/F1 are binary for two classes (positive = the second class) and macro
 averages otherwise; ROC AUC is one-vs-rest macro for more than two classes.
+
+Beyond the set a table shows (``METRICS``), every scikit-learn scorer name of the task
+(``SCORER_NAMES``: ``f1_macro``, ``balanced_accuracy``, ``neg_log_loss``,
+``neg_root_mean_squared_error``, …) is a metric too: ``compute`` returns a ``Metrics`` dict that
+computes such a name from the same predictions the first time it is asked for, with
+scikit-learn's own scorer (its value, its sign: a ``neg_`` loss is negated, so greater is
+better). For those, the positive class of a binary task is the second class, as for nbml's.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,15 +33,76 @@ LOWER_IS_BETTER = {"log_loss", "mse", "rmse", "mae", "davies_bouldin"}
 PRIMARY = {"classification": "accuracy", "regression": "r2", "clustering": "silhouette"}
 
 
+# scikit-learn's scorer names a task takes besides nbml's own (multilabel ``*_samples`` and the
+# clustering scores that need true labels are left out); those this scikit-learn lacks are dropped
+_CLASSIFICATION_SCORERS = (
+    "balanced_accuracy", "f1_macro", "f1_weighted", "f1_micro", "precision_macro", "precision_weighted",
+    "precision_micro", "recall_macro", "recall_weighted", "recall_micro", "roc_auc_ovr", "roc_auc_ovo",
+    "roc_auc_ovr_weighted", "roc_auc_ovo_weighted", "average_precision", "neg_log_loss", "neg_brier_score",
+    "matthews_corrcoef", "jaccard", "jaccard_macro", "jaccard_weighted", "jaccard_micro", "top_k_accuracy",
+    "d2_log_loss_score", "d2_brier_score", "positive_likelihood_ratio", "neg_negative_likelihood_ratio")
+_REGRESSION_SCORERS = (
+    "neg_mean_squared_error", "neg_root_mean_squared_error", "neg_mean_absolute_error",
+    "neg_median_absolute_error", "neg_mean_absolute_percentage_error", "neg_max_error", "explained_variance",
+    "neg_mean_squared_log_error", "neg_root_mean_squared_log_error", "neg_mean_poisson_deviance",
+    "neg_mean_gamma_deviance", "d2_absolute_error_score")
+# scorers of one positive class: defined for two classes only
+BINARY_ONLY = {"jaccard", "positive_likelihood_ratio", "neg_negative_likelihood_ratio"}
+
+
+def _scorer_names(task: str) -> tuple:
+    from sklearn.metrics import get_scorer_names
+
+    known = set(get_scorer_names())
+    wanted = {"classification": _CLASSIFICATION_SCORERS, "regression": _REGRESSION_SCORERS}.get(task, ())
+    return tuple(name for name in wanted if name in known and name not in METRICS[task])
+
+
 def greater_is_better(metric: str) -> bool:
+    """nbml's losses are lower-is-better; every other name (scikit-learn's scorers, whose losses
+    are negated ``neg_…``) is higher-is-better."""
     return metric not in LOWER_IS_BETTER
 
 
 def metric_names(task: str) -> tuple:
+    """Every metric name ``task`` takes: nbml's own (``METRICS``, the set tables show) first,
+    then scikit-learn's scorer names of the task."""
     try:
-        return METRICS[task]
+        own = METRICS[task]
     except KeyError:
         raise NbmlError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}") from None
+    return own + _scorer_names(task)
+
+
+def check_metric(metric, task: str) -> str:
+    """``metric`` when ``task`` takes it (None: the task's primary metric); otherwise one line
+    naming the close names, or the task it belongs to."""
+    import difflib
+
+    if metric is None:
+        return PRIMARY[task]
+    names = metric_names(task)
+    if isinstance(metric, str) and metric in names:
+        return metric
+    other = next((t for t in METRICS if t != task and isinstance(metric, str) and metric in metric_names(t)), None)
+    if other:
+        why = f"is a {other} metric but the task is {task}"
+    else:
+        close = difflib.get_close_matches(str(metric), names, n=3)
+        why = "is not a metric nbml knows" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
+    raise NbmlError(f"metric={metric!r} {why}; use one of {', '.join(METRICS[task])}, or a scikit-learn scorer "
+                    f"name such as {', '.join(_scorer_names(task)[:4])}")
+
+
+def averaging(task: str, classes) -> str:
+    """How the classification metrics of a table average over classes, in words ('' otherwise)."""
+    if task != "classification" or classes is None:
+        return ""
+    classes = [c.item() if isinstance(c, np.generic) else c for c in classes]
+    if len(classes) == 2:
+        return f"precision, recall and f1 of the positive class {classes[1]!r}; roc_auc of its scores"
+    return (f"precision, recall and f1: macro averages over the {len(classes)} classes; roc_auc: one-vs-rest, "
+            f"macro average")
 
 
 def encode(y, classes) -> np.ndarray:
@@ -89,9 +159,13 @@ def classification_metrics(y_true, y_pred, classes, proba=None, scores=None, sam
             aucs = [_binary_auc(t[keep] == j, proba[keep, j]) for j in range(k) if 0 < actual[j] < keep.sum()]
             out["roc_auc"] = float(np.mean(aucs)) if aucs else math.nan
         out["log_loss"] = _log_loss(t, proba)
-    elif scores is not None and k == 2:
-        scores = np.asarray(scores, dtype=float).reshape(len(t), -1)[:, -1]
-        out["roc_auc"] = _binary_auc(t[keep] == 1, scores[keep])
+    elif scores is not None:  # no probabilities: ROC AUC from the decision scores (log loss needs probabilities)
+        scores = np.asarray(scores, dtype=float).reshape(len(t), -1)
+        if k == 2:
+            out["roc_auc"] = _binary_auc(t[keep] == 1, scores[keep, -1])
+        elif scores.shape[1] == k:  # one column per class (one-vs-rest): macro average as with probabilities
+            aucs = [_binary_auc(t[keep] == j, scores[keep, j]) for j in range(k) if 0 < actual[j] < keep.sum()]
+            out["roc_auc"] = float(np.mean(aucs)) if aucs else math.nan
     return out
 
 
@@ -115,9 +189,13 @@ def _weighted_scores(out, t, keep, k, actual, proba, scores, w):
         eps = np.finfo(p.dtype).eps
         picked = np.where(t >= 0, p[np.arange(len(t)), np.clip(t, 0, None)], eps)
         out["log_loss"] = float(-np.average(np.log(np.clip(picked, eps, 1 - eps)), weights=w))
-    elif scores is not None and k == 2:
-        s = np.asarray(scores, dtype=float).reshape(len(t), -1)[:, -1]
-        out["roc_auc"] = auc(t[keep] == 1, s[keep], w[keep])
+    elif scores is not None:
+        s = np.asarray(scores, dtype=float).reshape(len(t), -1)
+        if k == 2:
+            out["roc_auc"] = auc(t[keep] == 1, s[keep, -1], w[keep])
+        elif s.shape[1] == k:
+            aucs = [auc(t[keep] == j, s[keep, j], w[keep]) for j in range(k) if actual[j] > 0]
+            out["roc_auc"] = float(np.nanmean(aucs)) if aucs else math.nan
     return out
 
 
@@ -165,15 +243,116 @@ def clustering_metrics(X, labels, seed: int = 0, max_rows: int = 5000) -> dict:
             "davies_bouldin": float(davies_bouldin_score(X, labels))}
 
 
+class Metrics(dict):
+    """The metric set of a task as name → float; any other name the task takes (a scikit-learn
+    scorer name, see ``metric_names``) is computed from the same predictions when first asked
+    for (``m["f1_macro"]``, ``m.get("balanced_accuracy")``) and kept. An unknown name is a
+    KeyError (``get``: the default), as in a dict."""
+
+    def __init__(self, values, task, y_true, y_pred, classes=None, proba=None, scores=None, sample_weight=None):
+        super().__init__(values)
+        self._source = (task, y_true, y_pred, classes, proba, scores, sample_weight)
+
+    def __missing__(self, name):
+        task = self._source[0]
+        if not isinstance(name, str) or name not in _scorer_names(task):
+            raise KeyError(name)
+        value = scorer_value(name, *self._source)
+        self[name] = value
+        return value
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def __reduce__(self):  # a copy or a pickle keeps the values computed so far
+        return (dict, (dict(self),))
+
+
+def scorer_value(name, task, y_true, y_pred, classes=None, proba=None, scores=None, sample_weight=None) -> float:
+    """scikit-learn's scorer ``name`` on these predictions (its own value and sign); NaN where
+    the model gives no probabilities or scores the scorer needs. A model that gives
+    probabilities is scored on them (scikit-learn's scorer may prefer a ``decision_function``
+    for ranking scores such as ``average_precision``, so the value can differ there)."""
+    import warnings
+
+    from sklearn.metrics import get_scorer
+
+    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if task == "classification":
+        if len(classes) > 2 and name in BINARY_ONLY:
+            instead = f"{name}_macro" if f"{name}_macro" in _scorer_names(task) else "f1_macro"
+            raise NbmlError(f"metric {name!r} is defined for two classes but this target has {len(classes)}: "
+                            f"use {instead}")
+        t = encode(y_true, classes)
+        keep = t >= 0  # (labels the model never saw: left out, as nbml's own metrics do)
+        replay = _replay("classifier", classes_=np.arange(len(classes)), labels=encode(y_pred, classes)[keep],
+                         proba=None if proba is None else np.asarray(proba, dtype=float)[keep],
+                         scores=None if scores is None else np.asarray(scores, dtype=float)[keep])
+        y, weight = t[keep], None if weight is None else weight[keep]
+    else:
+        replay, y = _replay("regressor", labels=np.asarray(y_pred, dtype=float)), np.asarray(y_true, dtype=float)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # undefined precision and the like: the value says it
+            return float(get_scorer(name)(replay, np.arange(len(y)), y, sample_weight=weight))
+    except AttributeError:  # no probabilities (or decision scores) that the scorer needs
+        return math.nan
+    except ValueError as exc:
+        raise NbmlError(f"metric {name!r} cannot be computed here: {str(exc).splitlines()[0]}") from None
+
+
+@functools.lru_cache(maxsize=None)
+def _replay_classes() -> dict:
+    """Estimators that replay a fitted model's predictions to a scikit-learn scorer (made on
+    first use: scikit-learn's base classes give them their type). A classifier has
+    ``predict_proba`` / ``decision_function`` only where the model gave them, as the model has."""
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+    class Replay(BaseEstimator):
+        def predict(self, X):
+            return self.labels
+
+    class Proba:
+        def predict_proba(self, X):
+            return self.proba
+
+    class Scores:
+        def decision_function(self, X):
+            scores = self.scores
+            return scores if scores.ndim == 1 or scores.shape[1] > 1 else scores[:, -1]
+
+    classes = {"regressor": type("ReplayRegressor", (RegressorMixin, Replay), {})}
+    for proba in (False, True):
+        for scores in (False, True):
+            bases = (ClassifierMixin,) + ((Proba,) if proba else ()) + ((Scores,) if scores else ()) + (Replay,)
+            classes["classifier", proba, scores] = type("ReplayClassifier", bases, {})
+    return classes
+
+
+def _replay(kind, **arrays):
+    if kind == "classifier":
+        kind = (kind, arrays.get("proba") is not None, arrays.get("scores") is not None)
+    replay = _replay_classes()[kind]()
+    replay.__dict__.update(arrays)
+    return replay
+
+
 def compute(task: str, y_true=None, y_pred=None, classes=None, proba=None, scores=None,
             X=None, seed: int = 0, sample_weight=None) -> dict:
     """The metric set of ``task`` (see ``METRICS``) as a dict name → float; ``sample_weight``
-    weighs rows (classification and regression)."""
+    weighs rows (classification and regression). For classification and regression a
+    ``Metrics`` dict: scikit-learn's scorer names are computed from the same predictions on
+    first ask."""
     if task == "classification":
-        return classification_metrics(y_true, y_pred, classes, proba=proba, scores=scores,
-                                      sample_weight=sample_weight)
+        values = classification_metrics(y_true, y_pred, classes, proba=proba, scores=scores,
+                                        sample_weight=sample_weight)
+        return Metrics(values, task, y_true, y_pred, classes, proba, scores, sample_weight)
     if task == "regression":
-        return regression_metrics(y_true, y_pred, sample_weight=sample_weight)
+        return Metrics(regression_metrics(y_true, y_pred, sample_weight=sample_weight), task, y_true, y_pred,
+                       sample_weight=sample_weight)
     if task == "clustering":
         return clustering_metrics(X, y_pred, seed=seed)
     raise NbmlError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}")

@@ -79,9 +79,29 @@ def _binary_score(pred):
     return None
 
 
+def _class_scores(pred):
+    """One column per class: probabilities, else one-vs-rest decision scores (None: neither)."""
+    if pred.proba is not None:
+        return pred.proba
+    if pred.scores is not None:
+        scores = np.asarray(pred.scores).reshape(len(pred.y_pred), -1)
+        return scores if scores.shape[1] == len(pred.classes) else None
+    return None
+
+
 def _no_scores(ax, what):
     ax.text(0.5, 0.5, f"no {what}:\nthe model gives no probabilities", ha="center", va="center")
     ax.set_axis_off()
+
+
+def _class_name(label) -> str:
+    return str(label.item() if isinstance(label, np.generic) else label)
+
+
+def _one_vs_rest_axes(ax, x, y):
+    """Axis labels of one-vs-rest curves (scikit-learn's would name a positive label True/1)."""
+    ax.set_xlabel(f"{x} (each class vs the rest)")
+    ax.set_ylabel(f"{y} (each class vs the rest)")
 
 
 def draw_roc(pred, ax):
@@ -95,11 +115,13 @@ def draw_roc(pred, ax):
         RocCurveDisplay.from_predictions(pred.y_true, score, pos_label=classes[1], ax=ax,
                                          name=f"{pred.label}", plot_chance_level=True)
     else:
-        if pred.proba is None:
+        scores = _class_scores(pred)
+        if scores is None:
             return _no_scores(ax, "ROC curve")
         for j, label in enumerate(classes[:10]):
-            RocCurveDisplay.from_predictions(pred.y_true == label, pred.proba[:, j], ax=ax, name=f"{label} vs rest",
-                                             plot_chance_level=(j == 0))
+            RocCurveDisplay.from_predictions(pred.y_true == label, scores[:, j], pos_label=True, ax=ax,
+                                             name=f"{_class_name(label)} vs rest", plot_chance_level=(j == 0))
+        _one_vs_rest_axes(ax, "False Positive Rate", "True Positive Rate")
         if len(classes) > 10:
             ax.set_title(f"first 10 of {len(classes)} classes")
     ax.set_title(ax.get_title() or f"ROC ({pred.label})")
@@ -116,11 +138,13 @@ def draw_pr(pred, ax):
         PrecisionRecallDisplay.from_predictions(pred.y_true, score, pos_label=classes[1], ax=ax,
                                                 name=pred.label, plot_chance_level=True)
     else:
-        if pred.proba is None:
+        scores = _class_scores(pred)
+        if scores is None:
             return _no_scores(ax, "precision-recall curve")
         for j, label in enumerate(classes[:10]):
-            PrecisionRecallDisplay.from_predictions(pred.y_true == label, pred.proba[:, j], ax=ax,
-                                                    name=f"{label} vs rest")
+            PrecisionRecallDisplay.from_predictions(pred.y_true == label, scores[:, j], pos_label=True, ax=ax,
+                                                    name=f"{_class_name(label)} vs rest")
+        _one_vs_rest_axes(ax, "Recall", "Precision")
     ax.set_title(f"Precision-recall ({pred.label})")
 
 
@@ -133,15 +157,23 @@ def draw_cm(pred, ax):
 
 
 def draw_calibration(pred, ax):
+    """Binary: the positive class's curve; more classes: one curve per class (one-vs-rest)."""
     from sklearn.calibration import CalibrationDisplay
 
-    if len(pred.classes) != 2 or pred.proba is None:
-        ax.text(0.5, 0.5, "calibration needs a binary\nclassifier with probabilities", ha="center", va="center")
+    if pred.proba is None:
+        ax.text(0.5, 0.5, "no calibration curve:\nthe model gives no probabilities", ha="center", va="center")
         ax.set_axis_off()
         return
-    CalibrationDisplay.from_predictions(pred.y_true == pred.classes[1], pred.proba[:, 1], n_bins=10, ax=ax,
-                                        name=pred.label)
-    ax.set_title(f"Calibration ({pred.label})")
+    classes = pred.classes
+    if len(classes) == 2:
+        CalibrationDisplay.from_predictions(pred.y_true, pred.proba[:, 1], pos_label=classes[1], n_bins=10, ax=ax,
+                                            name=pred.label)
+    else:
+        for j, label in enumerate(classes[:10]):
+            CalibrationDisplay.from_predictions(pred.y_true == label, pred.proba[:, j], pos_label=True, n_bins=10,
+                                                ax=ax, name=f"{_class_name(label)} vs rest", ref_line=(j == 0))
+        _one_vs_rest_axes(ax, "Mean predicted probability", "Fraction of positives")
+    ax.set_title(f"Calibration ({pred.label})" + (f", first 10 of {len(classes)} classes" if len(classes) > 10 else ""))
 
 
 def draw_residuals(pred, ax):

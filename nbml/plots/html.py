@@ -28,13 +28,23 @@ def fmt(v) -> str:
 def metric_table(result) -> pd.DataFrame:
     """Train and validation side by side; with CV ``mean ± 2·std``."""
     if result.cv is None:
-        return pd.DataFrame({"train": [fmt(result.train_metrics.get(m, math.nan)) for m in result.metrics],
-                             "validation": [fmt(v) for v in result.metrics.values()]},
-                            index=list(result.metrics))
-    s = result.cv_summary
-    return pd.DataFrame({"train": [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(s["train"], s["train ±"])],
-                         "validation": [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(s["validation"], s["validation ±"])]},
-                        index=s.index)
+        table = pd.DataFrame({"train": [fmt(result.train_metrics.get(m, math.nan)) for m in result.metrics],
+                              "validation": [fmt(v) for v in result.metrics.values()]},
+                             index=list(result.metrics))
+    else:
+        s = result.cv_summary
+        table = pd.DataFrame({"train": [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(s["train"], s["train ±"])],
+                              "validation": [f"{fmt(a)} ± {fmt(b)}" for a, b in zip(s["validation"],
+                                                                                    s["validation ±"])]},
+                             index=s.index)
+    return with_missing_probabilities(table, result.task, getattr(result, "predictions", None))
+
+
+def with_missing_probabilities(table: pd.DataFrame, task: str, predictions) -> pd.DataFrame:
+    """A classifier without probabilities has no log loss: the table says so in words."""
+    if task != "classification" or predictions is None or predictions.proba is not None or "log_loss" in table.index:
+        return table
+    return pd.concat([table, pd.DataFrame({c: ["no probabilities"] for c in table.columns}, index=["log_loss"])])
 
 
 FITTED_ON_WORDS = {"train": "the training rows", "train+val": "train+val", "coreset": "the coreset's rows",
@@ -51,6 +61,20 @@ def _headline(result) -> str:
     return f"{result.name} — {result.task}, {how}, {result.fit_time:.2f} s fitting"
 
 
+def averaging_line(task, classes, metrics) -> str:
+    """How precision, recall, f1 and roc_auc average over the classes, when the table shows them."""
+    from nbml.metrics import averaging
+
+    shown = {"precision", "recall", "f1", "roc_auc"} & set(metrics)
+    return averaging(task, classes) if shown else ""
+
+
+def _classes(result):
+    predictions = getattr(result, "predictions", None)
+    classes = getattr(predictions, "classes", None)
+    return classes if classes is not None else getattr(result.split, "classes_", None)
+
+
 def fitted_on_line(result) -> str:
     """Which rows the model behind the result is (or will be) fit on, in words."""
     words = FITTED_ON_WORDS.get(result.fitted_on, result.fitted_on)
@@ -60,6 +84,8 @@ def fitted_on_line(result) -> str:
 
 def result_text(result) -> str:
     lines = [_headline(result), fitted_on_line(result)]
+    averaged = averaging_line(result.task, _classes(result), result.metrics)
+    lines += [averaged] if averaged else []
     if result.comparison is not None:
         lines.append(result.comparison.to_string())
     else:
@@ -81,7 +107,11 @@ def result_html(result) -> str:
     from nbml.plots import DEFAULT_PLOTS, figure_of
 
     parts = [_STYLE, '<div class="nbml">', f'<div class="head">{html.escape(_headline(result))}</div>',
-             f'<div class="muted">{html.escape(fitted_on_line(result))}</div>', metric_table(result).to_html(border=0)]
+             f'<div class="muted">{html.escape(fitted_on_line(result))}</div>']
+    averaged = averaging_line(result.task, _classes(result), result.metrics)
+    if averaged:
+        parts.append(f'<div class="muted">{html.escape(averaged)}</div>')
+    parts.append(metric_table(result).to_html(border=0))
     if result.comparison is not None:
         parts.append('<div class="head">Members vs ensemble (same CV folds, validation mean ± 2·std)</div>')
         parts.append(result.comparison.to_html(border=0))
@@ -116,9 +146,16 @@ def _importance_table(ev, limit: int | None = None) -> pd.DataFrame:
     return table.assign(**{c: table[c].map(fmt) for c in table.columns if c != "feature"}).set_index("feature")
 
 
-def evaluation_text(ev) -> str:
+def _evaluation_table(ev) -> pd.DataFrame:
     table = pd.DataFrame({ev.on: [fmt(v) for v in ev.metrics.values()]}, index=list(ev.metrics))
-    lines = [f"{ev.name} on {ev.on} ({ev.n_rows} rows)", table.to_string()] + ([ev.note] if ev.note else [])
+    return with_missing_probabilities(table, ev.predictions.task, ev.predictions)
+
+
+def evaluation_text(ev) -> str:
+    table = _evaluation_table(ev)
+    averaged = averaging_line(ev.predictions.task, ev.predictions.classes, ev.metrics)
+    lines = [f"{ev.name} on {ev.on} ({ev.n_rows} rows)"] + ([averaged] if averaged else []) + [table.to_string()] \
+        + ([ev.note] if ev.note else [])
     if ev.importance is not None:
         lines += [ev.permutation.title + ": score drop when a column is shuffled",
                   _importance_table(ev, 20).to_string()]
@@ -126,10 +163,13 @@ def evaluation_text(ev) -> str:
 
 
 def evaluation_html(ev) -> str:
-    table = pd.DataFrame({ev.on: [fmt(v) for v in ev.metrics.values()]}, index=list(ev.metrics))
+    table = _evaluation_table(ev)
     parts = [_STYLE, '<div class="nbml">',
-             f'<div class="head">{html.escape(ev.name)} on {html.escape(ev.on)} ({ev.n_rows} rows)</div>',
-             table.to_html(border=0)]
+             f'<div class="head">{html.escape(ev.name)} on {html.escape(ev.on)} ({ev.n_rows} rows)</div>']
+    averaged = averaging_line(ev.predictions.task, ev.predictions.classes, ev.metrics)
+    if averaged:
+        parts.append(f'<div class="muted">{html.escape(averaged)}</div>')
+    parts.append(table.to_html(border=0))
     if ev.note:
         parts.append(f'<div class="muted">{html.escape(ev.note)}</div>')
     if options.plots:
