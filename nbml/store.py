@@ -300,7 +300,7 @@ def is_gone(who: str | None) -> bool:
     """True when ``who`` (an ``owner()``) is a process of this machine that has ended (none
     recorded: an older nbml's, counted as ended). Another machine's process cannot be checked
     and counts as running."""
-    if not who:
+    if not isinstance(who, str) or not who:  # NULL (NaN in a frame)
         return True
     host, pid, start = (who.rsplit(":", 2) + ["", ""])[:3]
     if host != socket.gethostname():
@@ -662,5 +662,5 @@ def _expand(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     wide = pd.DataFrame(list(parsed), index=frame.index)
     frame = frame.drop(columns=[column])
     frame["params"] = frame["params"].map(lambda s: json.loads(s) if s else {})
-    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601")
     return pd.concat([frame, wide], axis=1)
