@@ -3,8 +3,10 @@
 ``tune`` is orchestration: the recipe comes from ``nbml.prepare``, the rows from the fold
 engine (``nbml.folds``), each method is a strategy in ``nbml.tuning.methods`` proposing
 candidates, and each candidate is one trial (``nbml.tuning.trial.evaluate_config``) fit
-and scored on the engine's folds. Finished trials are written to the store at once; a
-failing configuration becomes a failed trial, Ctrl-C keeps what finished.
+and scored on the engine's folds. Each trial is claimed in the store right before its fit
+(checked against the study's stored trials, so processes sharing a study never fit one
+configuration twice) and written at once when it ends; a failing configuration becomes a
+failed trial, Ctrl-C keeps what finished. The search's run is recorded when it starts.
 """
 from __future__ import annotations
 
