@@ -120,3 +120,32 @@ def test_a_view_and_its_copies_draw_one_run():
         first, second = copy.deepcopy(view), copy.deepcopy(view)
         assert first._start() and not second._start() and view._start()  # the object made draws every run
         assert not pickle.loads(pickle.dumps(view))._start()
+
+
+def test_in_a_kernel_the_learning_curve_appends_no_loss_curves(tmp_path):
+    """The issue's notebook: %%train of a torch network draws its live loss curve (one output);
+    %evaluate … --plots learning then adds the evaluation's own figure and one progress bar,
+    never a loss curve per refit."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in (
+        "import torch; torch.set_num_threads(1)\n%load_ext nbml\nimport nbml\n"
+        "from sklearn.datasets import load_wine\nwine = load_wine(as_frame=True).frame\n"
+        "%split wine --target target --seed 0",
+        "%%train -o net --epochs 3\nnbml.mlp(hidden=(16,))",
+        "net.fit_time = 20.0  # as slow as the issue's network\n%evaluate net --plots learning",
+    )]
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    train, evaluate = nb.cells[1].outputs, nb.cells[2].outputs
+
+    def images(outputs):
+        return [o for o in outputs if "image/png" in o.get("data", {})]
+
+    assert len(images(train)) == 1 and images(train)[0]["output_type"] == "display_data"  # the live curve
+    assert images(evaluate) == []  # the evaluation's own figure is in its HTML; no loss curves
+    shown = next(o["data"]["text/html"] for o in evaluate if "text/html" in o.get("data", {}))
+    assert "3 sizes × 3 folds" in shown and shown.count("data:image/png") == 1
+    bars = [o for o in evaluate if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(bars) <= 1  # tqdm's one bar (it may be closed and gone when the curve is done)
