@@ -28,9 +28,14 @@ def test_mlp_without_n_in_sizes_itself_from_the_pipeline(wine_split, run):
     assert cell.error is None, cell.err
     network = wine_split.user_ns["net"].estimator.module_
     assert network[0].in_features == 16 and network[-1].out_features == 3  # after one-hot; the classes
-    assert type(wine_split.user_ns["net"].estimator).__name__ == "TorchClassifier"
+    estimator = wine_split.user_ns["net"].estimator
+    assert type(estimator).__name__ == "TorchClassifier"
+    assert (estimator.hidden, estimator.dropout) == ((64, 32), 0.1)  # the estimator's parameters: tunable
     again = run("%%train -o net_cv --cv 3 --epochs 2 --no-live\nnbml.mlp(hidden=(8,))")
     assert again.error is None, again.err
+    tuned = run("%%tune net_cv --method grid --cv 2 -o tuned\nhidden = [(4,), (8, 4)]")
+    assert tuned.error is None, tuned.err
+    assert sorted(map(str, wine_split.user_ns["tuned"].trials["hidden"])) == ["(4,)", "(8, 4)"]
 
 
 def test_mlp_sizes_a_regression_network(ip, run, diabetes):

@@ -581,6 +581,12 @@ def from_module(module, task, **params):
             f"unknown option(s) {', '.join(unknown)} for {cls.__name__}; valid: "
             f"{', '.join(sorted(valid))}"
         )
+    if isinstance(module, MLPSpec) and module.n_in is None and module.n_out is None:
+        # the estimator's own MLP, sized from the data: hidden, dropout, ... are then its
+        # parameters, which %tune and %panel can vary
+        layers = dict(hidden=module.hidden, dropout=module.dropout, batchnorm=module.batchnorm,
+                      activation=module.activation)
+        return cls(module=None, **{**layers, **params})
     return cls(module=module, **params)
 
 
