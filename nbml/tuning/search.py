@@ -161,28 +161,29 @@ class Search:
     def _evaluate_parallel(self, batch):
         from joblib import Parallel, delayed
 
-        jobs = []
-        for params, extra in batch:
-            job = extra.pop("_job", {})
-            claim = self.claim(params, unique=extra.get("rows") is None)
-            if "taken" not in claim:
-                jobs.append((params, extra, claim, self.job_args(params, **job)))
-        if not jobs:
-            return
-        n_jobs = -1 if self.scheduler is not None else self.n_jobs
-        # one task per trial (trials are long enough), results as they come: a timeout or Ctrl-C
-        # stops consuming them and joblib cancels what has not started
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
-        results = parallel(delayed(run_one)(args) for _, _, _, args in jobs)
-        finished = 0
+        jobs, finished = [], 0
         try:
-            for (params, extra, claim, _), outcome in zip(jobs, results):
-                self.finish(outcome, params, claim, **extra)
-                finished += 1
-                if self.out_of_time():
-                    break
+            for params, extra in batch:
+                job = extra.pop("_job", {})
+                claim = self.claim(params, unique=extra.get("rows") is None)
+                if "taken" not in claim:
+                    jobs.append((params, extra, claim, self.job_args(params, **job)))
+            if not jobs:
+                return
+            n_jobs = -1 if self.scheduler is not None else self.n_jobs
+            # one task per trial (trials are long enough), results as they come: a timeout or Ctrl-C
+            # stops consuming them and joblib cancels what has not started
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator", batch_size=1)
+            results = parallel(delayed(run_one)(args) for _, _, _, args in jobs)
+            try:
+                for (params, extra, claim, _), outcome in zip(jobs, results):
+                    self.finish(outcome, params, claim, **extra)
+                    finished += 1
+                    if self.out_of_time():
+                        break
+            finally:
+                del results
         finally:
-            del results
             self.release([claim for _, _, claim, _ in jobs[finished:]],
                          "stopped before it finished (timeout)" if self.out_of_time() else
                          "interrupted before it finished")

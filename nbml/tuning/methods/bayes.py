@@ -60,23 +60,26 @@ def run_bayes(search, dims, total, prune, sampler):
     known = {key(r["params"]): r for r in search.previous if r["state"] in ("complete", "fail")}
     done, repeats = 0, 0
     while done < total and not search.out_of_time():
-        open_trials = []  # asked and not told yet: failed if anything stops the loop
+        open_trials, batch = [], []  # asked and not told yet, claimed and not fit: undone if the loop stops
         try:
-            batch, repeats = _propose(search, study, space, known, min(total - done, search.workers if parallel else 1),
-                                      repeats, open_trials)
+            repeats = _propose(search, study, space, known, min(total - done, search.workers if parallel else 1),
+                               repeats, open_trials, batch)
             if not batch:
                 break
             _fit(search, study, batch, prune, parallel, known)
+        except BaseException:
+            search.release([claim for _, _, _, claim in batch])
+            raise
         finally:
             _fail([t for t in open_trials if (study.study_name, t.number) in _asked], study)
         done += len(batch)
     return study
 
 
-def _propose(search, study, space, known, size, repeats, open_trials):
-    """Up to ``size`` new proposals ``[(trial, params, config, claim)]``, each claimed in the
-    store; proposals the study already has are answered (or skipped) without a fit."""
-    batch = []
+def _propose(search, study, space, known, size, repeats, open_trials, batch):
+    """Up to ``size`` new proposals appended to ``batch`` as ``(trial, params, config, claim)``,
+    each claimed in the store; proposals the study already has are answered (or skipped)
+    without a fit. Returns the count of proposals in a row that cost no fit."""
     while len(batch) < size and repeats < DUPLICATE_LIMIT:
         if space.size is not None and len(known) + len(batch) >= space.size:
             break  # every configuration is evaluated (or being evaluated)
@@ -104,20 +107,16 @@ def _propose(search, study, space, known, size, repeats, open_trials):
             continue
         batch.append((trial, params, config, claim))
         repeats = 0
-    return batch, repeats
+    return repeats
 
 
 def _fit(search, study, batch, prune, parallel, known):
-    try:
-        if parallel:
-            outcomes = _parallel_outcomes(search, [p for _, p, _, _ in batch])
-        else:
-            trial, params, _, _ = batch[0]
-            report = _reporter(trial) if prune is not None else None
-            outcomes = [run_one(search.job_args(params, report=report))]
-    except BaseException:
-        search.release([claim for _, _, _, claim in batch])
-        raise
+    if parallel:
+        outcomes = _parallel_outcomes(search, [p for _, p, _, _ in batch])
+    else:
+        trial, params, _, _ = batch[0]
+        report = _reporter(trial) if prune is not None else None
+        outcomes = [run_one(search.job_args(params, report=report))]
     for (trial, params, config, claim), outcome in zip(batch, outcomes):
         _tell(study, trial, outcome)
         record = search.finish(outcome, params, claim)
