@@ -185,7 +185,8 @@ def test_every_configuration_failing_leaves_no_best(store, cancer_split):
     (dict(space="C = [1]\nC = [2]"), "C is given twice"),
     (dict(space="C = undefined_name"), r"line 1 of the search space \(C\) raised NameError"),
     (dict(space={"C": [1]}, metric="r2"), "metric='r2' is a regression metric but the task is classification"),
-    (dict(space={"C": [1]}, metric="auc"), "metric='auc' is not a metric nbml knows; use one of accuracy"),
+    (dict(space={"C": [1]}, metric="auc"),
+     "metric='auc' is not a metric nbml knows \\(did you mean 'roc_auc'\\?\\); use one of accuracy"),
     (dict(space={"C": [1]}, method="annealing"), "method='annealing' is not a search method"),
     (dict(space={"C": [1]}, trials=0), "trials=0 must be a positive integer"),
     (dict(space={"C": [1]}, n_jobs=0), "n_jobs=0 must be"),
@@ -247,10 +248,10 @@ def test_default_spaces_cover_common_models(store, cancer_split):
         assert set(default_space(model)) == names
     result = nbml.tune(KNeighborsClassifier(), method="grid")  # the default space, discretized for a grid
     assert len(result.trials) == 8 and set(result.trials["weights"]) == {"uniform", "distance"}
-    from sklearn.naive_bayes import GaussianNB
+    from sklearn.neighbors import NearestCentroid  # every standard family has a space now (issue 17)
 
-    with pytest.raises(ValueError, match="no default search space for GaussianNB.*var_smoothing"):
-        nbml.tune(GaussianNB())
+    with pytest.raises(ValueError, match="no default search space for NearestCentroid.*shrink_threshold"):
+        nbml.tune(NearestCentroid())
 
 
 def test_interrupt_keeps_finished_trials(store, cancer_split):

@@ -44,7 +44,8 @@ class TuneMagics(NbmlMagicsBase):
         """Tune hyperparameters of a trained result (or a model) on the active split.
 
         The %%tune cell body is the search space, one parameter a line: ``C = loguniform(1e-3, 10)``,
-        ``max_depth = [3, 5, None]`` (helpers: uniform, loguniform, randint, logint, choice;
+        ``max_depth = [3, 5, None]`` (helpers: uniform, loguniform, randint (both ends included,
+        unlike scipy.stats.randint), logint, choice; a tuple (low, high) of numbers is a range;
         scipy.stats distributions as ``stats.uniform(0, 1)``). Without a body, a default space
         for the model. Returns a TuneResult, which shows the whole study.
 

@@ -506,14 +506,7 @@ def _check_n_jobs(n_jobs):
 
 
 def _check_metric(metric, task):
-    names = _metrics.metric_names(task)
-    if metric is None:
-        return _metrics.PRIMARY[task]
-    if metric not in names:
-        other = next((t for t, ms in _metrics.METRICS.items() if metric in ms), None)
-        why = f" is a {other} metric but the task is {task}" if other else " is not a metric nbml knows"
-        raise NbmlError(f"metric={metric!r}{why}; use one of {', '.join(names)}")
-    return metric
+    return _metrics.check_metric(metric, task)
 
 
 def _storage_url(storage):
