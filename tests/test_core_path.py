@@ -154,3 +154,11 @@ def test_a_cell_without_a_model_says_model(ip, run, cancer):
     run("%split cancer --target target --seed 0")
     cell = run("%%train\nx = 1")
     assert "the cell must end with an expression that is the model" in str(cell.error)
+
+
+def test_tuning_that_ends_worse_than_untuned_says_so(cancer_split):
+    """A search over worse settings only ends below the untuned model, and says so in words (issue 16)."""
+    result = nbml.tune(LogisticRegression(max_iter=1000), {"C": [1e-4, 1e-3]}, method="grid", cv=3, live=False)
+    assert result.best_score < result.untuned["accuracy"]
+    assert "The tuned model is worse than the untuned one (accuracy" in repr(result)
+    assert "worse than the untuned one" in result._repr_html_()

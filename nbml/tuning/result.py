@@ -105,9 +105,25 @@ class TuneResult:
             lines.append("best parameters: " + ", ".join(f"{k}={_fmt(v)}" for k, v in self.best_params.items()))
         if self.n_failed:
             lines.append("failures: " + "; ".join(f"{n}× {msg}" for msg, n in self.failures.items()))
+        verdict = self.verdict()
+        if verdict:
+            lines.append(verdict)
         if self.study:
             lines.append(f"study {self.study!r} in {self.storage_label}")
         return lines
+
+    def verdict(self) -> str:
+        """In words, when tuning did not beat the untuned model on the same rows ('' otherwise)."""
+        tuned = self.comparison()["tuned"].get(self.metric) if self.untuned else None
+        untuned = self.untuned.get(self.metric) if self.untuned else None
+        if not (_finite(tuned) and _finite(untuned)):
+            return ""
+        worse = tuned < untuned if self.greater else tuned > untuned
+        if not worse and tuned != untuned:
+            return ""
+        how = "is worse than" if worse else "only matches"
+        return (f"The tuned model {how} the untuned one ({self.metric} {tuned:.4f} vs {untuned:.4f}): keep the "
+                f"untuned settings, or widen the space or give it more trials.")
 
     @property
     def storage_label(self) -> str:
