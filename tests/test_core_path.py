@@ -162,3 +162,16 @@ def test_tuning_that_ends_worse_than_untuned_says_so(cancer_split):
     assert result.best_score < result.untuned["accuracy"]
     assert "The tuned model is worse than the untuned one (accuracy" in repr(result)
     assert "worse than the untuned one" in result._repr_html_()
+
+
+def test_halving_trials_is_the_number_of_fits_and_the_bar_counts_them(cancer_split):
+    """--method halving --trials 8 ran 11 fits under a bar reading '0trial' (issue 16)."""
+    seen = []
+
+    class Totals:
+        def on_start(self, search, total):
+            seen.append(total)
+
+    result = nbml.tune(DecisionTreeClassifier(random_state=0), {"max_depth": nbml.space.randint(1, 10)},
+                       method="halving", trials=8, callbacks=[Totals()], live=False)
+    assert len(result.trials) <= 8 and seen == [len(result.trials)]

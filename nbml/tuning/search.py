@@ -235,7 +235,6 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
     left = _trials_left(strategy, trials, resume, store)
     search = _make_search(fit_on, cv, dims, strategy, metric, n_jobs, timeout, search_seed, scheduler, store,
                           callbacks, live)
-    strategy.check(search)
     run_id = _start_run(search, recipe, cv)
     try:
         _run(search, strategy, scheduler, skip=left == 0)
@@ -410,6 +409,7 @@ def _make_search(recipe, cv, dims, strategy, metric, n_jobs, timeout, search_see
                     epoch_key=epoch_key, iterate=iterate, search_seed=search_seed, optuna_study=None, cv=cv,
                     prepared=None if recipe.weights is not None else prepare_folds(recipe.pipeline, folds, dims),
                     coreset_rows=None if recipe.weights is None else len(recipe.weights))
+    strategy.check(search)  # before the views start: a method may size its run from the folds
     for cb in search.callbacks:
         if hasattr(cb, "on_start"):
             cb.on_start(search, strategy.total)
