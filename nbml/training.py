@@ -382,11 +382,14 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, la
     names = list(labels or []) + [r.name for r in results][len(labels or []):]
     table = pd.DataFrame([r.metrics for r in results], index=unique_names(names))
     table.index.name = "model"
+    key = _metrics.check_metric(sort_by, task) if sort_by not in table.columns else sort_by
+    if key not in table.columns:  # a scorer name: from the held-out (or out-of-fold) predictions
+        table[key] = [r.predictions.metrics(r.seed).get(key) if r.predictions is not None else math.nan
+                      for r in results]
+    table["probabilities"] = ["yes" if r.predictions is None or r.predictions.proba is not None else "no"
+                              for r in results]
     table["fit_time"] = [r.fit_time for r in results]
     table["scored_by"] = [f"{len(r.cv)}-fold CV" if r.cv is not None else "validation" for r in results]
-    key = sort_by or _metrics.PRIMARY[task]
-    if key not in table.columns:
-        raise NbmlError(f"sort_by={key!r} is not a column; use one of {', '.join(table.columns)}")
     table = table.sort_values(key, ascending=not _metrics.greater_is_better(key))
     table.attrs["results"] = trained
     return table

@@ -52,3 +52,16 @@ def test_compare_in_parallel_gives_the_same_table(mixed):
     two = nbml.compare(models="lr,tree,hgb", cv=3, split=split, n_jobs=2)
     columns = [c for c in one.columns if c not in ("fit_time", "scored_by")]
     pd.testing.assert_frame_equal(one[columns], two[columns])
+
+
+def test_compare_sorts_by_a_scorer_name_and_says_which_models_give_no_probabilities(mixed, ip, run):
+    ip.user_ns["mixed"] = mixed.drop(columns="amount")
+    run("%split mixed --target label --seed 0")
+    cell = run("%compare --models lr,svm,ridge --cv 3 --sort-by f1_macro --n-jobs 2")
+    assert cell.error is None, cell.err
+    table = cell.value
+    assert table["f1_macro"].is_monotonic_decreasing and table["f1_macro"].notna().all()
+    assert dict(table["probabilities"]) == {"LogisticRegression": "yes", "SVC": "no", "RidgeClassifier": "no"}
+    assert table.loc["SVC", "roc_auc"] > 0.5  # from its decision function
+    bad = run("%compare --models lr --sort-by f1_macr")
+    assert "did you mean 'f1_macro'" in str(bad.error)

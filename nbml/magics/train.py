@@ -172,7 +172,9 @@ class TrainMagics(NbmlMagicsBase):
     @argument("results", nargs="*", help="results by name (from %%train -o NAME)")
     @argument("--models", default=None, help="train standard models first: e.g. rf,lr,svm,knn,tree,gb or all")
     @argument("--cv", type=int, default=None, help="folds for --models (default 5)")
-    @argument("--sort-by", default=None, help="metric to rank by (default: the task's primary metric)")
+    @argument("--sort-by", default=None, help="metric to rank by (default: the task's primary metric); any "
+                                              "metric nbml knows, scikit-learn scorer names included")
+    @argument("--n-jobs", type=int, default=None, help="folds and models fit in parallel (default %%config Nbml.n_jobs)")
     @argument("-o", "--out", default=None, help="store the leaderboard DataFrame in this variable")
     @line_magic("compare")
     def compare_magic(self, line):
@@ -183,7 +185,7 @@ class TrainMagics(NbmlMagicsBase):
         results = [self.lookup(name, "result") for name in args.results]
         with self.errors("%compare"):
             table = compare(*results, models=args.models, cv=self.option(args.cv, "cv") or 5,
-                            sort_by=args.sort_by, labels=args.results)
+                            sort_by=args.sort_by, labels=args.results, n_jobs=self.option(args.n_jobs, "n_jobs"))
         return self.finish(table, args.out, self.silenced(line))
 
 
