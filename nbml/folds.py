@@ -204,6 +204,10 @@ def run_fold(pipeline, fold: Fold, train_scores: bool = True, fit=None) -> FoldO
     held_out = fold.held_out(model)
     metrics = held_out.metrics(fold.seed)
     train = fold.train_predictions(model).metrics(fold.seed) if train_scores else {}
+    if fold.metric is not None:  # a scorer name asked for is computed now, so that it becomes a column
+        for values in (metrics, train):
+            if hasattr(values, "get"):
+                values.get(fold.metric)
     return FoldOutcome(model=model, held_out=held_out, metrics=metrics, train_metrics=train, fit_time=fit_time,
                        score_time=time.perf_counter() - start)
 
@@ -222,20 +226,21 @@ class Scores:
         return {m: float(self.table[f"{prefix}{m}"].mean()) for m in names if f"{prefix}{m}" in self.table}
 
 
-def score(recipe, rows_or_folds=None, params=None, n_jobs=None, train_scores=True, fit=None) -> Scores:
+def score(recipe, rows_or_folds=None, params=None, n_jobs=None, train_scores=True, fit=None, metric=None) -> Scores:
     """Fit ``recipe`` (with ``params`` set) on each fold's training rows and score its held-out
     rows. ``rows_or_folds``: None (holdout: train → validation), an int K (K-fold CV on
-    train+val) or ``Rows``."""
-    return score_many([recipe], rows_or_folds, params, n_jobs, train_scores, fit)[0]
+    train+val) or ``Rows``. ``metric``: a scorer name to compute beside the task's own metrics."""
+    return score_many([recipe], rows_or_folds, params, n_jobs, train_scores, fit, metric)[0]
 
 
-def score_many(recipes, rows_or_folds=None, params=None, n_jobs=None, train_scores=True, fit=None) -> list:
+def score_many(recipes, rows_or_folds=None, params=None, n_jobs=None, train_scores=True, fit=None,
+               metric=None) -> list:
     """``score`` of several recipes, every (recipe, fold) pair one task: with ``n_jobs``, folds
     and models run in parallel together."""
     plans = []
     for recipe in recipes:
         rows = rows_or_folds if isinstance(rows_or_folds, Rows) else rows_of(recipe, rows_or_folds)
-        plans.append((recipe, rows, recipe.model(params), folds_of(recipe, rows)))
+        plans.append((recipe, rows, recipe.model(params), folds_of(recipe, rows, metric)))
     tasks = [(pipeline, fold) for _, _, pipeline, folds in plans for fold in folds]
     if n_jobs in (None, 1) or len(tasks) == 1:
         outcomes = [run_fold(pipeline, fold, train_scores, fit) for pipeline, fold in tasks]

@@ -264,19 +264,20 @@ def train(model, split=None, cv=None, preprocess="auto", seed=None, n_jobs=None,
     return _recorded(fit_recipe(recipe, cv=cv, n_jobs=n_jobs))
 
 
-def fit_recipe(recipe, cv=None, n_jobs=None, rows=None) -> TrainResult:
+def fit_recipe(recipe, cv=None, n_jobs=None, rows=None, metric=None) -> TrainResult:
     """Score ``recipe`` through the fold engine (holdout, or ``cv``-fold CV; ``rows``: other
-    ``nbml.folds.Rows`` of the same kind) as a TrainResult."""
-    return fit_recipes([recipe], cv, n_jobs, rows)[0]
+    ``nbml.folds.Rows`` of the same kind) as a TrainResult; ``metric``: a scorer name to
+    compute beside the task's own metrics."""
+    return fit_recipes([recipe], cv, n_jobs, rows, metric)[0]
 
 
-def fit_recipes(recipes, cv=None, n_jobs=None, rows=None) -> list:
+def fit_recipes(recipes, cv=None, n_jobs=None, rows=None, metric=None) -> list:
     """``fit_recipe`` of several recipes, folds and models in parallel together with ``n_jobs``."""
     from nbml.folds import score_many
 
     fit = _holdout_fit(recipes[0]) if cv is None and len(recipes) == 1 else None
     try:
-        scored = score_many(recipes, rows if rows is not None else cv, n_jobs=n_jobs, fit=fit)
+        scored = score_many(recipes, rows if rows is not None else cv, n_jobs=n_jobs, fit=fit, metric=metric)
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
         if isinstance(exc, NbmlError):
             raise

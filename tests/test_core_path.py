@@ -175,3 +175,10 @@ def test_halving_trials_is_the_number_of_fits_and_the_bar_counts_them(cancer_spl
     result = nbml.tune(DecisionTreeClassifier(random_state=0), {"max_depth": nbml.space.randint(1, 10)},
                        method="halving", trials=8, callbacks=[Totals()], live=False)
     assert len(result.trials) <= 8 and seen == [len(result.trials)]
+
+
+def test_untuned_beside_tuned_for_a_scorer_name(cancer_split):
+    base = nbml.train(LogisticRegression(max_iter=1000), cv=3)
+    result = nbml.tune(base, {"C": [0.1, 1.0]}, method="grid", metric="f1_macro", live=False)
+    table = result.comparison()
+    assert "f1_macro" in table.index and table.loc["f1_macro"].notna().all()

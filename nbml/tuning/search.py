@@ -240,7 +240,7 @@ def tune(model_or_result, space=None, method="bayes", trials=None, cv=None, metr
         _run(search, strategy, scheduler, skip=left == 0)
         result = _result(search, recipe, cv, coreset, dims)
         if untuned and result.best_recipe is not None:
-            result.untuned = _untuned(base, recipe, None if coreset is not None else cv, n_jobs)
+            result.untuned = _untuned(base, recipe, None if coreset is not None else cv, n_jobs, metric)
     except BaseException:
         _end_run(search, run_id, None)
         raise
@@ -479,18 +479,18 @@ def _result(search, recipe, cv, coreset, dims) -> TuneResult:
     return result
 
 
-def _untuned(base, recipe, cv, n_jobs) -> dict:
+def _untuned(base, recipe, cv, n_jobs, metric=None) -> dict:
     """The untuned model's metrics on the same folds (reused from the TrainResult when it has them)."""
     from nbml.store import paused
     from nbml.training import fit_recipe
 
-    same_folds = base is not None and base.split is recipe.split and \
+    same_folds = base is not None and base.split is recipe.split and metric in base.metrics and \
         ((cv is None and base.cv is None) or (base.cv is not None and cv == len(base.cv) and base.seed == recipe.seed))
     if same_folds:
         return dict(base.metrics)
     try:
         with paused():
-            return dict(fit_recipe(recipe, cv=cv, n_jobs=n_jobs if n_jobs > 1 else None).metrics)
+            return dict(fit_recipe(recipe, cv=cv, n_jobs=n_jobs if n_jobs > 1 else None, metric=metric).metrics)
     except ValueError as exc:  # the untuned model failing is worth a line, not the search's result
         warnings.warn(f"the untuned {recipe.name} could not be scored beside the best: {exc}", stacklevel=3)
         return {}
