@@ -177,6 +177,19 @@ def folds_of(recipe, rows: Rows, metric=None, pairs=None) -> list:
 
 # -- fitting and scoring -------------------------------------------------------------------
 
+PROGRESS_AFTER = 5.0  # seconds: work that takes longer shows a progress bar (with its estimate)
+
+
+def progress(items, desc: str):
+    """``items``, behind one tqdm.auto bar (a widget in a notebook, text elsewhere) that appears only
+    once the work has taken ``PROGRESS_AFTER`` seconds, with tqdm's estimate of the rest."""
+    if len(items) < 2:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, unit="fit", delay=PROGRESS_AFTER, leave=False)
+
+
 @dataclass(kw_only=True)
 class FoldOutcome:
     model: object
@@ -243,7 +256,9 @@ def score_many(recipes, rows_or_folds=None, params=None, n_jobs=None, train_scor
         plans.append((recipe, rows, recipe.model(params), folds_of(recipe, rows, metric)))
     tasks = [(pipeline, fold) for _, _, pipeline, folds in plans for fold in folds]
     if n_jobs in (None, 1) or len(tasks) == 1:
-        outcomes = [run_fold(pipeline, fold, train_scores, fit) for pipeline, fold in tasks]
+        names = ", ".join(dict.fromkeys(r.name for r in recipes))
+        outcomes = [run_fold(pipeline, fold, train_scores, fit)
+                    for pipeline, fold in progress(tasks, f"fitting {names}: {len(tasks)} folds")]
     else:
         from joblib import Parallel, delayed
 

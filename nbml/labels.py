@@ -151,7 +151,7 @@ def _out_of_fold(recipe, rows, classes, exclude=None, size=None, n_jobs=None):
     """Out-of-fold probabilities of every row of ``rows`` (columns: ``classes``), through the fold
     engine. Fold models leave out the rows in ``exclude`` (flagged by an earlier round) and, with
     ``size``, fit on a weighted coreset of the rest."""
-    from nbml.folds import folds_of, run_fold
+    from nbml.folds import folds_of, progress, run_fold
 
     pairs = [(tr if exclude is None else tr[~exclude[tr]], te) for tr, te in rows.pairs]
     folds = folds_of(recipe, rows, pairs=pairs)
@@ -159,7 +159,8 @@ def _out_of_fold(recipe, rows, classes, exclude=None, size=None, n_jobs=None):
             for k in range(len(folds))]
     try:
         if n_jobs in (None, 1):
-            outcomes = [run_fold(recipe.pipeline, f, False, fit) for f, fit in zip(folds, fits)]
+            outcomes = [run_fold(recipe.pipeline, f, False, fit)
+                        for f, fit in progress(list(zip(folds, fits)), f"label search: {len(folds)} folds")]
         else:
             from joblib import Parallel, delayed
 

@@ -182,3 +182,27 @@ def test_untuned_beside_tuned_for_a_scorer_name(cancer_split):
     result = nbml.tune(base, {"C": [0.1, 1.0]}, method="grid", metric="f1_macro", live=False)
     table = result.comparison()
     assert "f1_macro" in table.index and table.loc["f1_macro"].notna().all()
+
+
+SLOW = '''
+import time
+from sklearn.linear_model import LogisticRegression
+
+class Slow(LogisticRegression):
+    def fit(self, X, y):
+        time.sleep(0.3)
+        return super().fit(X, y)
+'''
+
+
+def test_slow_cross_validation_shows_one_progress_bar(cancer_split, ip, run, monkeypatch):
+    """Work that takes a while shows one progress bar with an estimate; quick work shows none (issue 16)."""
+    import nbml.folds
+
+    run(SLOW)
+    quick = run("%%train --cv 3\nLogisticRegression(max_iter=1000)")
+    assert "folds" not in quick.err
+    monkeypatch.setattr(nbml.folds, "PROGRESS_AFTER", 0.2)  # "a while", made short for the test
+    slow = run("%%train --cv 3 -o slow\nSlow(max_iter=1000)")
+    assert slow.error is None and "fitting Slow: 3 folds" in slow.err
+    assert "fit/s" in slow.err or "s/fit" in slow.err  # tqdm's rate: what the estimate comes from
