@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nbml.coresets.base import numeric_matrix
+from nbml.data import as_frame
 from nbml.errors import NbmlError
 
 PREPROCESS = ("auto", "none")
@@ -49,7 +50,7 @@ def measured(X, y, task, preprocess, options, seed):
         return numeric_matrix(X)[0], X
     if preprocess == "none":
         return numeric_matrix(X, fix=FRAME_FIX)[0], X
-    frame = X if isinstance(X, pd.DataFrame) else _as_frame(X)
+    frame = X if isinstance(X, pd.DataFrame) else as_frame(X, "X")
     if _plain_numbers(frame) and _keeps_geometry(options):
         # every coreset method is blind to a column's offset and scale (leverage is taken with an
         # intercept; distances on standardised columns), so imputing nothing and scaling change
@@ -74,15 +75,6 @@ def _pipeline(frame, options, task, seed):
     if options.select:
         steps.append(("select", build_selector(options.select, task, seed)))
     return Pipeline(steps)
-
-
-def _as_frame(X):
-    values = np.asarray(X)
-    if values.ndim == 1:
-        values = values.reshape(-1, 1)
-    if values.ndim != 2:
-        raise NbmlError(f"X must be 2-dimensional (rows x features), got shape {values.shape}")
-    return pd.DataFrame(values, columns=[f"x{i}" for i in range(values.shape[1])])
 
 
 def _plain_numbers(frame) -> bool:
