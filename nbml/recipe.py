@@ -92,10 +92,10 @@ def _of_result(obj, split) -> Recipe | None:
 
     if isinstance(obj, Recipe):
         return obj if split is None else replace(obj, split=_checked_split(split))
-    if type(obj).__name__ == "TuneResult" and hasattr(obj, "best"):
-        if obj.best is None:
+    if type(obj).__name__ == "TuneResult" and hasattr(obj, "best_recipe"):  # the best configuration, unfitted
+        if obj.best_recipe is None:
             raise NbmlError("the search has no finished trial, so there is no best model to use")
-        obj = obj.best
+        return obj.best_recipe if split is None else replace(obj.best_recipe, split=_checked_split(split), weights=None)
     if isinstance(obj, TrainResult):
         recipe = obj.recipe
         return recipe if split is None else replace(recipe, split=_checked_split(split), weights=None)
