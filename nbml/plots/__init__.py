@@ -9,15 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from nbml.errors import NbmlError
+from nbml.plots.curves import KINDS as CURVES  # lift, gain, ks, threshold, class_report, error
 
-PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration", "importance", "pdp")
+PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration", "importance", "pdp") + CURVES
 # what the model relies on: they refit nothing but predict many times, so never a default
 INSIGHT = ("importance", "pdp")
 DEFAULT_PLOTS = {"classification": ("roc", "cm"), "regression": ("residuals", "actual"), "clustering": ()}
 _SUPERVISED = ("classification", "regression")
 _NEEDS = {"roc": ("classification",), "pr": ("classification",), "cm": ("classification",),
           "calibration": ("classification",), "residuals": ("regression",), "actual": ("regression",),
-          "learning": _SUPERVISED, "importance": _SUPERVISED, "pdp": _SUPERVISED}
+          "learning": _SUPERVISED, "importance": _SUPERVISED, "pdp": _SUPERVISED,
+          **{kind: ("classification",) for kind in CURVES}}
 
 
 def parse_plots(plots, task: str) -> tuple:
@@ -192,8 +194,16 @@ def draw_actual(pred, ax):
     ax.set_title(f"Predicted vs actual ({pred.label})")
 
 
+def _draw_curve(kind: str):
+    def draw(pred, ax):
+        from nbml.plots.curves import draw_curve
+
+        draw_curve(kind, pred, ax)
+    return draw
+
+
 DRAW = {"roc": draw_roc, "pr": draw_pr, "cm": draw_cm, "calibration": draw_calibration,
-        "residuals": draw_residuals, "actual": draw_actual}
+        "residuals": draw_residuals, "actual": draw_actual, **{kind: _draw_curve(kind) for kind in CURVES}}
 
 
 def figure_of(pred, kinds, learning=None):
