@@ -48,6 +48,8 @@ _LAZY = {
     "NbmlError": "nbml.errors",
     "prepare": "nbml.recipe",
     "Recipe": "nbml.recipe",
+    "calibrate": "nbml.calibration",
+    "finalize": "nbml.finalizing",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
 _SUBMODULES = {"folds", "scratch", "space", "check", "metrics", "preprocess", "plots", "widgets", "errors"}

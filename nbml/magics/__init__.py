@@ -16,9 +16,10 @@ from nbml.magics.panel import PanelMagics
 from nbml.magics.deploy import DeployMagics
 from nbml.magics.explore import ExploreMagics
 from nbml.magics.labels import LabelMagics
+from nbml.magics.finalize import FinalizeMagics
 
 FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics, ExploreMagics,
-            LabelMagics]
+            LabelMagics, FinalizeMagics]
 
 
 def register(shell) -> None:
