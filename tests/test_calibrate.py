@@ -124,3 +124,12 @@ def test_panel_of_a_calibrated_result_refits_the_calibration(naive_bayes):
     p = Panel(calibrated, space={"method": ["sigmoid", "isotonic"]}, background=False)
     assert [c.name for c in p.controls] == ["method"]
     assert p.current.val["accuracy"] == pytest.approx(calibrated.metrics["accuracy"])
+
+
+@pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
+def test_a_calibrated_model_deploys_and_loads_with_the_same_probabilities(naive_bayes, cancer_split, tmp_path, method):
+    calibrated = nbml.calibrate(naive_bayes, method=method)
+    nbml.deploy(calibrated, tmp_path / "calibrated")
+    package = nbml.load(tmp_path / "calibrated")
+    X = cancer_split.X_test
+    np.testing.assert_allclose(package.predict_proba(X), calibrated.predict_proba(X))

@@ -29,6 +29,8 @@ _NBML = [
 # scikit-learn internals the standard families and ensembles need beyond skops' defaults
 _SKLEARN = [
     "sklearn.utils._bunch.Bunch",  # VotingClassifier/StackingClassifier.named_estimators_ (a dict)
+    "sklearn.calibration._CalibratedClassifier",  # nbml.calibrate: one per fold, (estimator, calibrators)
+    "sklearn.calibration._SigmoidCalibration",  # Platt's a and b
 ]
 # trusted only because check_contents checks every instance (module, class name)
 _CHECKED = [
