@@ -67,3 +67,12 @@ def test_final_model_deploys(logistic, tmp_path):
     X = logistic.split.X_test
     assert (loaded.predict(X) == final.predict(X)).all()
     assert np.allclose(loaded.predict_proba(X), final.predict_proba(X))
+
+
+def test_the_final_result_says_it_was_fit_on_every_row(cancer):
+    from sklearn.linear_model import LogisticRegression
+
+    split = nbml.split(cancer, target="target", seed=0, activate=False)
+    final = nbml.finalize(nbml.train(LogisticRegression(max_iter=1000), split=split))
+    head = repr(final).splitlines()[0]
+    assert "fit on all 569 labelled rows; scores measured before" in head and "validated on" not in head

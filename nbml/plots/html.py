@@ -52,7 +52,10 @@ FITTED_ON_WORDS = {"train": "the training rows", "train+val": "train+val", "core
 
 
 def _headline(result) -> str:
-    if result.cv is not None:
+    if result.fitted_on == "all":
+        s = result.split
+        how = f"fit on all {len(s.X_train) + len(s.X_val) + len(s.X_test)} labelled rows; scores measured before"
+    elif result.cv is not None:
         rows = len(result.split.X_train) if result.fitted_on == "coreset" else len(result.split.X_trainval)
         how = f"{len(result.cv)}-fold CV on {'the coreset' if result.fitted_on == 'coreset' else 'train+val'} " \
               f"({rows} rows)"
