@@ -432,7 +432,7 @@ def _checked_target(y, target_name, task, notes):
 def _checked_features(X, notes):
     """Drop all-missing columns (with a warning), refuse infinite values, note columns that are
     read differently from their dtype (mixed types as text, durations as seconds)."""
-    all_nan = [c for c in X.columns if X[c].isna().all()]
+    all_nan = list(X.columns[X.isna().all().to_numpy()])  # one vectorized pass: wide frames stay fast
     if all_nan:
         warnings.warn(f"dropped column(s) with no values at all: {', '.join(all_nan)}", stacklevel=3)
         X = X.drop(columns=all_nan)
@@ -440,11 +440,11 @@ def _checked_features(X, notes):
             raise NbmlError("every feature column is entirely missing: nothing to learn from")
     numeric = X.select_dtypes(include="number")
     if numeric.shape[1]:
-        bad = [c for c in numeric.columns if np.isinf(numeric[c].to_numpy(dtype=float)).any()]
+        bad = list(numeric.columns[np.isinf(numeric.to_numpy(dtype=float)).any(axis=0)])
         if bad:
             raise NbmlError(f"column(s) {', '.join(map(repr, bad))} contain infinite values; replace them "
                             f"first, e.g. df.replace([np.inf, -np.inf], np.nan) (missing values are imputed)")
-    mixed = [c for c in X.columns if X[c].dtype == object and mixed_types(X[c])]
+    mixed = [c for c in X.select_dtypes(include="object").columns if mixed_types(X[c])]
     if mixed:
         notes.append(f"column(s) {', '.join(map(repr, mixed))} mix numbers and text: encoded as text")
     return X, all_nan
