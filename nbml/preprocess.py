@@ -393,6 +393,17 @@ def apply_balance(model, options: Options, task: str):
     return model
 
 
+def feature_steps(X: pd.DataFrame, options: Options, task: str | None = None, seed: int = 0,
+                  n_features: int | None = None) -> list:
+    """The steps that turn the rows into the features a model sees (imputation, clipping, scaling,
+    encoding, dates, interactions or polynomial features, selection), without the model and without
+    the row steps that drop or rebalance rows."""
+    steps = [("preprocess", build_preprocessor(X, options, task, seed))]
+    if options.select:
+        steps.append(("select", build_selector(options.select, task, seed, n_features)))
+    return steps
+
+
 def make_pipeline(model, X: pd.DataFrame, preprocess: str = "auto", options: Options | None = None,
                   task: str | None = None, seed: int = 0, n_features: int | None = None):
     """The model (an unfitted clone) behind the preprocessing steps ``options`` asks for,
@@ -405,10 +416,7 @@ def make_pipeline(model, X: pd.DataFrame, preprocess: str = "auto", options: Opt
         raise NbmlError(f"preprocess='none' cannot apply {', '.join(options.changed())}; use preprocess='auto'")
     if preprocess == "none":
         return model
-    steps = [("preprocess", build_preprocessor(X, options, task, seed))]
-    if options.select:
-        steps.append(("select", build_selector(options.select, task, seed, n_features)))
-    steps.append(("model", model))
+    steps = feature_steps(X, options, task, seed, n_features) + [("model", model)]
     row_steps = dict(drop_missing=options.impute == "drop", drop_outliers=options.outliers == "drop",
                      balance=options.balance if options.balance in ("undersample", "oversample") else None)
     if any(row_steps.values()):

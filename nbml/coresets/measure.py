@@ -65,16 +65,13 @@ def measured(X, y, task, preprocess, options, seed):
 
 
 def _pipeline(frame, options, task, seed):
-    """The split's preprocessing steps (imputation, clipping, scaling, encoding, dates, interactions or
-    polynomial features, feature selection), without the rows they drop or rebalance."""
+    """The split's feature steps (nbml.preprocess.feature_steps: what a model trained on the rows
+    sees), without the rows they drop or rebalance."""
     from sklearn.pipeline import Pipeline
 
-    from nbml.preprocess import build_preprocessor, build_selector
+    from nbml.preprocess import feature_steps
 
-    steps = [("preprocess", build_preprocessor(frame, options, task, seed))]
-    if options.select:
-        steps.append(("select", build_selector(options.select, task, seed)))
-    return Pipeline(steps)
+    return Pipeline(feature_steps(frame, options, task, seed))
 
 
 def _plain_numbers(frame) -> bool:
