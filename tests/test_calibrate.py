@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -13,6 +12,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 
 import nbml
+from helpers import refused as one_line
 from nbml.errors import NbmlError
 
 
@@ -24,14 +24,6 @@ def cancer_split(cancer):
 @pytest.fixture(scope="module")
 def naive_bayes(cancer_split):
     return nbml.train(GaussianNB(), split=cancer_split)
-
-
-def one_line(cell, *phrases):
-    assert isinstance(cell.error, UsageError), f"expected a UsageError, got {cell.error!r}\n{cell.err}"
-    message = str(cell.error)
-    assert "\n" not in message.strip() and "Traceback" not in cell.err, cell.err
-    for phrase in phrases:
-        assert phrase in message, f"{phrase!r} not in {message!r}"
 
 
 def test_calibrated_model_is_scikit_learns_fit_on_the_training_rows(naive_bayes, cancer_split):

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 from sklearn.linear_model import LogisticRegression
 
 import nbml
+from helpers import refused as one_line
 from nbml.errors import NbmlError
 
 
@@ -15,14 +15,6 @@ from nbml.errors import NbmlError
 def logistic(cancer):
     split = nbml.split(cancer, target="target", seed=0, activate=False)
     return nbml.train(LogisticRegression(max_iter=500), split=split)
-
-
-def one_line(cell, *phrases):
-    assert isinstance(cell.error, UsageError), f"expected a UsageError, got {cell.error!r}\n{cell.err}"
-    message = str(cell.error)
-    assert "\n" not in message.strip() and "Traceback" not in cell.err, cell.err
-    for phrase in phrases:
-        assert phrase in message, f"{phrase!r} not in {message!r}"
 
 
 def test_final_model_is_the_recipe_fit_on_every_labelled_row(logistic):

@@ -4,9 +4,9 @@ before any work, a bad %config value is one line, and ambiguous shares are refus
 import numpy as np
 import pandas as pd
 import pytest
-from IPython.core.error import UsageError
 
 import nbml
+from helpers import refused
 
 
 @pytest.fixture
@@ -16,16 +16,6 @@ def session(ip, run, cancer):
     run("%split cancer --target target")
     run("%train LogisticRegression(max_iter=300) -o earlier")
     return ip
-
-
-def refused(cell, *phrases) -> str:
-    """The cell failed with one line (a UsageError) that holds every phrase."""
-    assert isinstance(cell.error, UsageError), f"expected a UsageError, got {cell.error!r}\n{cell.err}"
-    message = str(cell.error)
-    assert "\n" not in message.strip() and "Traceback" not in cell.err, cell.err
-    for phrase in phrases:
-        assert phrase in message, f"{phrase!r} not in {message!r}"
-    return message
 
 
 def stored_runs(run) -> int:
