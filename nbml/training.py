@@ -187,7 +187,8 @@ class TrainResult:
         names = [m for m in self.metrics]
         rows = {}
         for m in names:
-            rows[m] = {"train": self.cv[f"train_{m}"].mean(), "train ±": 2 * self.cv[f"train_{m}"].std(ddof=0),
+            train = self.cv.get(f"train_{m}", pd.Series([math.nan]))  # compare skips training-row scores
+            rows[m] = {"train": train.mean(), "train ±": 2 * train.std(ddof=0),
                        "validation": self.cv[m].mean(), "validation ±": 2 * self.cv[m].std(ddof=0)}
         return pd.DataFrame(rows).T
 
@@ -271,13 +272,15 @@ def fit_recipe(recipe, cv=None, n_jobs=None, rows=None, metric=None) -> TrainRes
     return fit_recipes([recipe], cv, n_jobs, rows, metric)[0]
 
 
-def fit_recipes(recipes, cv=None, n_jobs=None, rows=None, metric=None) -> list:
-    """``fit_recipe`` of several recipes, folds and models in parallel together with ``n_jobs``."""
+def fit_recipes(recipes, cv=None, n_jobs=None, rows=None, metric=None, train_scores=True) -> list:
+    """``fit_recipe`` of several recipes, folds and models in parallel together with ``n_jobs``;
+    ``train_scores=False`` skips scoring the training rows (no ``train_metrics``, no diagnosis)."""
     from nbml.folds import score_many
 
     fit = _holdout_fit(recipes[0]) if cv is None and len(recipes) == 1 else None
     try:
-        scored = score_many(recipes, rows if rows is not None else cv, n_jobs=n_jobs, fit=fit, metric=metric)
+        scored = score_many(recipes, rows if rows is not None else cv, n_jobs=n_jobs, fit=fit, metric=metric,
+                            train_scores=train_scores)
     except (ValueError, TypeError, ArithmeticError, IndexError, KeyError) as exc:
         if isinstance(exc, NbmlError):
             raise
@@ -355,12 +358,15 @@ def find_lr(model, split=None, seed=None, start=1e-7, end=10.0, steps=100, **tor
 from nbml.standard import STANDARD_MODELS, families, standard_model  # noqa: E402,F401
 
 
-def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, labels=None, n_jobs=None) -> pd.DataFrame:
+def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, labels=None, n_jobs=None,
+            train_scores=False) -> pd.DataFrame:
     """A leaderboard: validation (or CV) metrics and fit time of several results, best
     first (by the task's primary metric, or ``sort_by``). ``models="rf,lr,svm"`` (or
     ``"all"``) first trains those standard models with ``cv``-fold CV on the active split;
     their results are in ``table.attrs["results"]``. ``labels``: row names for ``results``
-    (default: the model names). ``n_jobs``: folds and models fit in parallel together."""
+    (default: the model names). ``n_jobs``: folds and models fit in parallel together.
+    ``train_scores=True`` also scores the models it trains on their training rows (for their
+    over/underfitting words); a leaderboard ranks by held-out scores, so by default it does not."""
     results = list(results)
     trained = {}
     if models:
@@ -368,7 +374,7 @@ def compare(*results, models=None, cv=5, split=None, seed=None, sort_by=None, la
         names = list(families(data_split.task)) if models == "all" else \
             [m.strip() for m in (models.split(",") if isinstance(models, str) else models) if m.strip()]
         recipes = [prepare(standard_model(m, data_split.task), data_split, seed) for m in names]  # names checked first
-        for short, result in zip(names, fit_recipes(recipes, cv=cv, n_jobs=n_jobs)):
+        for short, result in zip(names, fit_recipes(recipes, cv=cv, n_jobs=n_jobs, train_scores=train_scores)):
             trained[short] = _recorded(result)
         results += list(trained.values())
     if not results:
