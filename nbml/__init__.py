@@ -50,6 +50,7 @@ _LAZY = {
     "Recipe": "nbml.recipe",
     "calibrate": "nbml.calibration",
     "finalize": "nbml.finalizing",
+    "threshold": "nbml.threshold",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
 _SUBMODULES = {"folds", "scratch", "space", "check", "metrics", "preprocess", "plots", "widgets", "errors"}

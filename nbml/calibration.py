@@ -8,21 +8,46 @@ the validation rows. Multiclass is calibrated one-vs-rest, as scikit-learn does 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import weakref
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
 
 from nbml.errors import NbmlError
+from nbml.training import Predictions, TrainResult
 
 METHODS = ("sigmoid", "isotonic")
 FOLDS = 5  # CalibratedClassifierCV's own folds, all inside the training rows
 
 
+@dataclass(kw_only=True, repr=False, eq=False)
+class CalibratedResult(TrainResult):
+    """A ``TrainResult`` of a calibrated classifier. ``before``: the uncalibrated model's
+    predictions of the same validation rows; ``calibration``: Brier score and log loss of
+    both (``reliability(before, after)``), shown with the reliability curves."""
+
+    before: Predictions | None = None
+    calibration: pd.DataFrame | None = None
+
+    def plot_reliability(self, ax=None):
+        """Reliability curves before and after on the validation rows (one-vs-rest per class
+        beyond two); returns the Figure."""
+        return draw_reliability(self, ax)
+
+    def __repr__(self) -> str:
+        return super().__repr__() + "\n" + _shown(self.calibration).to_string()
+
+    def _repr_html_(self) -> str:
+        table = f'<div class="nbml">{_shown(self.calibration).to_html(border=0)}</div>'
+        return with_figure(super()._repr_html_() + table, self, draw_reliability)
+
+
 def calibrate(result, method: str = "sigmoid"):
-    """A ``TrainResult`` of ``result``'s model inside ``CalibratedClassifierCV(method=method,
-    cv=5)``, fit on the training rows and scored on the validation rows; its ``note`` gives the
-    Brier score and log loss on the validation rows before and after (``reliability(...)``)."""
+    """A ``CalibratedResult`` (a ``TrainResult``) of ``result``'s model inside
+    ``CalibratedClassifierCV(method=method, cv=5)``, fit on the training rows and scored on the
+    validation rows; its ``note`` and ``calibration`` table give the Brier score and log loss on
+    the validation rows before and after (``reliability(...)``), drawn as reliability curves."""
     from sklearn.calibration import CalibratedClassifierCV
 
     from nbml.training import _recorded, fit_recipe
@@ -41,10 +66,13 @@ def calibrate(result, method: str = "sigmoid"):
     pipeline = CalibratedClassifierCV(recipe.pipeline, method=method, cv=FOLDS)
     calibrated = replace(recipe, pipeline=pipeline, name=f"{recipe.name} calibrated ({method})")
     after = fit_recipe(calibrated)  # holdout: fit on train, scored on validation
-    table = reliability(_before(source), after.predictions)
+    before = _before(source)
+    table = reliability(before, after.predictions)
     after.note = (f"Calibrated ({method}, {FOLDS} folds inside the {len(recipe.split.X_train)} training rows); "
                   f"on the {len(recipe.split.X_val)} validation rows: " + _in_words(table))
-    return _recorded(after)
+    made = CalibratedResult(**{f.name: getattr(after, f.name) for f in fields(TrainResult)},
+                            before=before, calibration=table)
+    return _recorded(made)
 
 
 def _trained(result, verb: str):
@@ -96,3 +124,60 @@ def _in_words(table: pd.DataFrame) -> str:
 
     return ", ".join(f"{name.replace('_', ' ')} {shown(row['before'])} → {shown(row['after'])}"
                      for name, row in table.iterrows()) + " (lower is better)"
+
+
+# -- views (they draw what calibrate() computed; nothing is fit here) -------------------------
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    shown = table.rename(index={"brier": "Brier score", "log_loss": "log loss"}).round(4)
+    shown.index.name = "validation rows (lower is better)"
+    return shown
+
+
+def draw_reliability(result, ax=None):
+    """Binary: the positive class's reliability curve before and after on one axis; more
+    classes: one axis per class (one-vs-rest, the first 6)."""
+    from nbml.plots import new_figure
+
+    after = result.predictions
+    classes = list(after.classes)
+    shown = [1] if len(classes) == 2 else list(range(min(len(classes), 6)))
+    if ax is None:
+        fig, axes = new_figure(len(shown), width=3.8)
+    else:
+        fig, axes = ax.figure, [ax] * len(shown)
+    for j, axis in zip(shown, axes):
+        axis.plot([0, 1], [0, 1], "k:", label="perfectly calibrated")
+        for pred, name in ((result.before, "before"), (after, "after")):
+            _reliability_curve(pred, j, axis, name)
+        what = classes[j] if len(classes) == 2 else f"{classes[j]} vs rest"
+        axis.set(title=f"Reliability: {what} ({after.label})", xlabel="mean predicted probability",
+                 ylabel=f"fraction of {classes[j]}")
+        axis.legend(loc="upper left", fontsize="small")
+    return fig
+
+
+def _reliability_curve(pred, j: int, ax, name: str):
+    from sklearn.calibration import CalibrationDisplay
+
+    if pred is None or pred.proba is None:
+        ax.plot([], [], " ", label=f"{name}: no probabilities")
+        return
+    y = np.asarray(pred.y_true) == pred.classes[j]
+    CalibrationDisplay.from_predictions(y, np.asarray(pred.proba)[:, j], pos_label=True, n_bins=10, ax=ax,
+                                        name=name, ref_line=False)
+
+
+_FIGURES = weakref.WeakKeyDictionary()  # result -> its figure's HTML: the cache lives here, not on the result
+
+
+def with_figure(page: str, result, draw) -> str:
+    """``page`` (a result's HTML) with ``draw(result)``'s figure after it, drawn once per result."""
+    from nbml import options
+    from nbml.plots import png_base64
+
+    if draw is None or not options.plots:
+        return page
+    if result not in _FIGURES:
+        _FIGURES[result] = f'<img src="data:image/png;base64,{png_base64(draw(result))}"/>'
+    return page + f'<div class="nbml">{_FIGURES[result]}</div>'

@@ -1,4 +1,4 @@
-"""``%calibrate`` and ``%finalize``: what is done to a chosen model before it ships."""
+"""``%calibrate``, ``%threshold`` and ``%finalize``: what is done to a chosen model before it ships."""
 from __future__ import annotations
 
 from IPython.core.magic import line_magic, magics_class
@@ -26,6 +26,28 @@ class FinalizeMagics(NbmlMagicsBase):
         with self.errors(f"%calibrate {args.result}"):
             calibrated = calibrate(result, method=args.method)
         return self.finish(calibrated, args.out, self.silenced(line))
+
+    @magic_arguments(name="threshold")
+    @argument("result", help="a binary classifier's TrainResult variable (from %%train -o NAME)")
+    @argument("--metric", default="f1", metavar="f1|balanced_accuracy|youden|cost:FP,FN",
+              help="what the threshold maximizes (cost: the cost of one false positive, of one false negative; "
+                   "minimized); default f1")
+    @argument("--value", type=float, default=None, help="use this threshold instead of choosing one")
+    @argument("--cv", type=int, default=5, help="folds inside the training rows the threshold is chosen on (default 5)")
+    @argument("-o", "--out", default=None, help="store the thresholded TrainResult in this variable")
+    @line_magic("threshold")
+    def threshold_magic(self, line):
+        """Choose a binary classifier's decision threshold on out-of-fold predictions of the
+        training rows (scikit-learn's TunedThresholdClassifierCV), draw the metric against the
+        threshold, and score the model at it on the validation rows. The threshold travels with
+        the result: predict, %evaluate, %deploy and the service use it. Returns a TrainResult."""
+        from nbml.threshold import threshold
+
+        args = self.parse(self.threshold_magic, line)
+        result = self.lookup(args.result, "result")
+        with self.errors(f"%threshold {args.result}"):
+            chosen = threshold(result, metric=args.metric, value=args.value, cv=args.cv)
+        return self.finish(chosen, args.out, self.silenced(line))
 
     @magic_arguments(name="finalize")
     @argument("result", help="a TrainResult variable (from %%train -o NAME)")
