@@ -377,7 +377,7 @@ def reduce(X, y, w, m, method, task, rng, minimum_per_class=None):
     if method == "uniform":
         return weighted_sample(w, w, m, rng, codes=None)
     if method == "sensitivity":
-        scores = sensitivity_scores(X, y, w, task, codes)
+        scores = sensitivity_scores(X, y, w, task, codes, rng=rng)
     elif method == "lightweight":
         scores = lightweight_scores(X, y, w, task, codes)
     else:  # pragma: no cover - resolved before
