@@ -116,13 +116,26 @@ def _of_model(model, split, seed, preprocess, data, target, fit_params, torch_op
     # the split's choices are defaults for the auto pipeline; preprocess="none" takes only explicit ones
     base = data_split.options if preprocess == "auto" else None
     chosen = Options.merge(base, **options)
+    chosen, native, native_fit = _native_categoricals(model, data_split, preprocess, chosen)
     pipeline = make_model_pipeline(model, data_split, preprocess, seed, chosen)
-    recipe = Recipe(pipeline=pipeline, split=data_split, seed=seed, fit_params=dict(fit_params or {}),
+    if native:
+        pipeline.set_params(**{f"model__{k}": v for k, v in native.items()})
+    fit_params = {**{f"model__{k}": v for k, v in native_fit.items()}, **(fit_params or {})}
+    recipe = Recipe(pipeline=pipeline, split=data_split, seed=seed, fit_params=fit_params,
                     options=chosen, name=type(final_estimator(model)).__name__, preprocess=preprocess,
                     weights=weights)
     if weights is not None:
         _check_weights(recipe)
     return recipe
+
+
+def _native_categoricals(model, data_split, preprocess, options):
+    """Categorical columns go to a boosting model's own categorical splits (``nbml.boost``)."""
+    if preprocess != "auto" or getattr(model, "steps", None):
+        return options, {}, {}
+    from nbml.boost import native_categoricals
+
+    return native_categoricals(model, data_split.X_train, options)
 
 
 def _as_estimator(model, task, seed, torch_options):
@@ -218,6 +231,10 @@ def seed_model(model, seed: int):
         return model
     params = model.get_params(deep=True)
     fixes = {k: seed for k, v in params.items() if k.split("__")[-1] in ("random_state", "seed") and v is None}
+    est = final_estimator(model)
+    if type(est).__module__.split(".")[0] in ("catboost", "nbml") and hasattr(est, "get_cat_feature_indices") \
+            and not {"random_state", "random_seed"} & set(est.get_params()):
+        est.set_params(random_seed=seed)  # CatBoost's get_params lists only the parameters set
     if fixes:
         model.set_params(**fixes)
     return model

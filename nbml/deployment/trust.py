@@ -32,6 +32,21 @@ _SKLEARN = [
     "sklearn.calibration._CalibratedClassifier",  # nbml.calibrate: one per fold, (estimator, calibrators)
     "sklearn.calibration._SigmoidCalibration",  # Platt's a and b
 ]
+# nbml[boost]: the libraries' models and boosters. skops rebuilds a booster from the bytes or
+# text its library wrote, through the library's own model parser (not pickle). That parser is
+# the trust boundary: LightGBM's before 4.6 had an out-of-bounds write on a crafted model
+# string (CVE-2024-43598), so its types are trusted only from lightgbm 4.6 on (BOOST_MINIMUM);
+# XGBoost's trees are checked after loading (check_contents, like scikit-learn's); for a
+# package that crosses a trust boundary, sign it (NBML_SIGNING_KEY) so that only bytes nbml.deploy
+# wrote reach any parser.
+_BOOST = {
+    "lightgbm": ["lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
+                 "collections.OrderedDict"],  # the Booster's parameters
+    "xgboost": ["xgboost.core.Booster", "xgboost.sklearn.XGBRegressor", "nbml.boost.XGBClassifier"],
+    "catboost": ["catboost.core.CatBoostRegressor", "nbml.boost.CatBoostClassifier", "nbml.boost.CatBoostRegressor"],
+}
+# the first version of each library whose model parser nbml trusts
+BOOST_MINIMUM = {"lightgbm": (4, 6), "xgboost": (2, 0), "catboost": (1, 2)}
 # trusted only because check_contents checks every instance (module, class name)
 _CHECKED = [
     ("sklearn.tree._tree", "Tree"),
@@ -55,6 +70,7 @@ def trusted_types() -> list:
     """Every type name nbml lets a package contain beyond skops' defaults."""
     names = list(_NBML) + list(_SKLEARN) + [f"{m}.{c}" for m, c in _CHECKED]
     names += [f"sklearn.metrics._dist_metrics.{m}" for m in _METRICS]
+    names += [name for library, types in _BOOST.items() if _recent(library) for name in types]
     try:
         from nbml import scratch
 
@@ -66,6 +82,28 @@ def trusted_types() -> list:
     return names
 
 
+def _recent(library: str) -> bool:
+    """Whether ``library`` is installed at a version whose model parser nbml trusts (no import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        parts = [int(p) for p in version(library).split(".")[:2] if p.isdigit()]
+    except PackageNotFoundError:
+        return True  # not installed: its types cannot load anyway, and the refusal then says so
+    return tuple(parts) >= BOOST_MINIMUM[library]
+
+
+def boost_refusal(names) -> str | None:
+    """Why a boosting library's types are refused here (its version), or None."""
+    for library, types in _BOOST.items():
+        if set(names) & set(types) and not _recent(library):
+            wanted = ".".join(map(str, BOOST_MINIMUM[library]))
+            return (f"{library} models load through {library}'s own model parser, which nbml trusts from {library} "
+                    f"{wanted} on" + (" (CVE-2024-43598 is fixed there)" if library == "lightgbm" else "") +
+                    f": pip install '{library}>={wanted}'")
+    return None
+
+
 def untrusted(found) -> list:
     """The names among ``found`` (skops' ``get_untrusted_types``) outside the allow-list."""
     allowed = set(trusted_types())
@@ -75,6 +113,8 @@ def untrusted(found) -> list:
 def refusal(names) -> str:
     """Why ``names`` (from :func:`untrusted`) keep a model out of a package, and what to use."""
     text = f"the model contains types nbml does not trust to load safely: {', '.join(names)}; "
+    if boost_refusal(names):
+        return text + boost_refusal(names)
     if any("._dist_metrics." in n for n in names):
         return text + "a neighbours model can be deployed with the euclidean, manhattan, chebyshev or minkowski distance"
     return text + "use scikit-learn, nbml or torch.nn.Sequential parts"
@@ -143,7 +183,31 @@ def _check_owner(obj, t) -> set:
         done |= check_hist_gradient_boosting(obj)
     if isinstance(obj, t["ensemble"]) and not isinstance(obj, t["hgb"]):
         _check_members(obj, t)
+    if type(obj).__module__ == "xgboost.core" and type(obj).__name__ == "Booster":
+        check_xgboost(obj)
     return done
+
+
+def check_xgboost(booster) -> None:
+    """An XGBoost booster's trees: children inside the tree, split features inside its columns
+    (XGBoost may reuse pruned node ids, so a child is not always numbered after its parent)."""
+    import json
+
+    learner = json.loads(bytes(booster.save_raw("json")))["learner"]
+    n_features = int(learner["learner_model_param"]["num_feature"])
+    booster_model = learner["gradient_booster"]
+    trees = booster_model.get("gbtree", booster_model).get("model", {}).get("trees", [])  # dart wraps a gbtree
+    for tree in trees:
+        left, right, feature = (np.asarray(tree[k], dtype=np.int64) for k in ("left_children", "right_children",
+                                                                             "split_indices"))
+        n = len(left)
+        if not n or len(right) != n or len(feature) != n:
+            raise DamagedModelError("an XGBoost tree's node arrays do not match")
+        inner = left != -1
+        bad = inner & ((left < 0) | (left >= n) | (right < 0) | (right >= n) | (feature < 0) | (feature >= n_features))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DamagedModelError(f"an XGBoost tree's node {i} points outside its {n} nodes or {n_features} columns")
 
 
 def _check_members(ensemble, t):
