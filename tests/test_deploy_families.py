@@ -34,19 +34,22 @@ BOOST = {"lgbm": "lightgbm", "xgb": "xgboost", "catboost": "catboost"}
 
 
 def standard(task, short):
-    if short in STANDARD_MODELS[task]:
-        if short in BOOST:
-            pytest.importorskip(BOOST[short])
+    if short in BOOST:
+        pytest.importorskip(BOOST[short])
+    if short in STANDARD_MODELS[task] or short in BOOST:
         model = standard_model(short, task)
     else:
         model = EXTRA[task][short]()
-    if model.get_params().get("n_estimators", 0) > 10:  # same family, fewer trees: faster
+    if (model.get_params().get("n_estimators") or 0) > 10:  # same family, fewer trees: faster
         model.set_params(n_estimators=10)
+    if short == "catboost":
+        model.set_params(iterations=10)
     return model
 
 
-FAMILIES = [(task, short) for task in ("classification", "regression")  # every family %compare --models all has
-            for short in dict.fromkeys(list(families(task)) + list(EXTRA[task]))]
+# every family %compare --models all has, and the boosting ones (skipped where not installed)
+FAMILIES = [(task, short) for task in ("classification", "regression")
+            for short in dict.fromkeys(list(families(task)) + list(EXTRA[task]) + list(BOOST))]
 SCRATCH_CLASSIFIERS = ["LogisticRegression", "SoftmaxRegression", "MLPClassifier", "DecisionTreeClassifier"]
 
 

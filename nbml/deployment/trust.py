@@ -31,6 +31,10 @@ _SKLEARN = [
     "sklearn.utils._bunch.Bunch",  # VotingClassifier/StackingClassifier.named_estimators_ (a dict)
     "sklearn.calibration._CalibratedClassifier",  # nbml.calibrate: one per fold, (estimator, calibrators)
     "sklearn.calibration._SigmoidCalibration",  # Platt's a and b
+    # HistGradientBoosting with categorical columns validates its input with partial(check_array)
+    # (skops still builds a partial only of types on this list)
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
 ]
 # nbml[boost]: the libraries' models and boosters. skops rebuilds a booster from the bytes or
 # text its library wrote, through the library's own model parser (not pickle). That parser is
@@ -277,7 +281,7 @@ def check_hist_gradient_boosting(model) -> set:
         raise DamagedModelError(f"{type(model).__name__} does not say how many columns it reads")
     pre = getattr(model, "_preprocessor", None)
     if pre is not None:
-        out = sum(len(np.atleast_1d(cols)) for _, step, cols in pre.transformers_ if step != "drop")
+        out = sum(_width(cols) for _, step, cols in pre.transformers_ if step != "drop")
         if out != width:
             raise DamagedModelError(f"{type(model).__name__}'s column encoder gives {out} columns, not {width}")
     categorical = getattr(getattr(model, "_bin_mapper", None), "is_categorical_", None)
@@ -303,6 +307,12 @@ def check_hist_gradient_boosting(model) -> set:
             raise DamagedModelError("a histogram tree splits a column as categorical that is not")
         done.add(id(predictor))
     return done
+
+
+def _width(columns) -> int:
+    """How many columns a ColumnTransformer's selection picks (a boolean mask or a list of them)."""
+    columns = np.atleast_1d(columns)
+    return int(columns.sum()) if columns.dtype == bool else len(columns)
 
 
 def check_binary_tree(index, n_features, kd: bool, t) -> set:
