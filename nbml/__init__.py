@@ -50,6 +50,8 @@ _LAZY = {
     "Recipe": "nbml.recipe",
     "calibrate": "nbml.calibration",
     "finalize": "nbml.finalizing",
+    "add_metric": "nbml.metrics",
+    "remove_metric": "nbml.metrics",
     "threshold": "nbml.threshold",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...

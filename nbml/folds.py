@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from nbml import metrics as _metrics
 from nbml.errors import NbmlError
 
 
@@ -52,6 +53,11 @@ class Fold:
         self.X_train, self.y_train, self.X_test, self.y_true = X_train, y_train, X_test, y_test
         self.task, self.seed, self.fit_params, self.weights = task, seed, fit_params or {}, weights
         self.metric, self.prepared, self.label = metric, prepared, label
+        self.added_metrics = _metrics.added()  # nbml.add_metric's, by value: workers score them too
+
+    def __setstate__(self, state):  # unpickled in a worker process (joblib, Dask): take the added metrics along
+        self.__dict__.update(state)
+        _metrics.carry_in(state.get("added_metrics"))
 
     def fit(self, model, **extra):
         return fit_model(model, self.X_train, self.y_train, self.task, dict(self.fit_params, **extra))

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import sys
+import types
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -60,18 +64,20 @@ def _scorer_names(task: str) -> tuple:
 
 def greater_is_better(metric: str) -> bool:
     """nbml's losses are lower-is-better; every other name (scikit-learn's scorers, whose losses
-    are negated ``neg_…``) is higher-is-better."""
+    are negated ``neg_…``) is higher-is-better; an added metric says itself."""
+    if metric in _ADDED:
+        return _ADDED[metric].greater_is_better
     return metric not in LOWER_IS_BETTER
 
 
 def metric_names(task: str) -> tuple:
     """Every metric name ``task`` takes: nbml's own (``METRICS``, the set tables show) first,
-    then scikit-learn's scorer names of the task."""
+    then those added with ``add_metric`` (tables show them too), then scikit-learn's scorer names."""
     try:
         own = METRICS[task]
     except KeyError:
         raise NbmlError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}") from None
-    return own + _scorer_names(task)
+    return own + tuple(added_names(task)) + _scorer_names(task)
 
 
 def check_metric(metric, task: str) -> str:
@@ -90,8 +96,8 @@ def check_metric(metric, task: str) -> str:
     else:
         close = difflib.get_close_matches(str(metric), names, n=3)
         why = "is not a metric nbml knows" + (f" (did you mean {' or '.join(map(repr, close))}?)" if close else "")
-    raise NbmlError(f"metric={metric!r} {why}; use one of {', '.join(METRICS[task])}, or a scikit-learn scorer "
-                    f"name such as {', '.join(_scorer_names(task)[:4])}")
+    raise NbmlError(f"metric={metric!r} {why}; use one of {', '.join(METRICS[task] + added_names(task))}, or a "
+                    f"scikit-learn scorer name such as {', '.join(_scorer_names(task)[:4])}")
 
 
 def averaging(task: str, classes) -> str:
@@ -255,9 +261,12 @@ class Metrics(dict):
 
     def __missing__(self, name):
         task = self._source[0]
-        if not isinstance(name, str) or name not in _scorer_names(task):
+        if isinstance(name, str) and name in added_names(task):  # added after these values were computed
+            value = added_values(*self._source)[name]
+        elif not isinstance(name, str) or name not in _scorer_names(task):
             raise KeyError(name)
-        value = scorer_value(name, *self._source)
+        else:
+            value = scorer_value(name, *self._source)
         self[name] = value
         return value
 
@@ -349,10 +358,12 @@ def compute(task: str, y_true=None, y_pred=None, classes=None, proba=None, score
     if task == "classification":
         values = classification_metrics(y_true, y_pred, classes, proba=proba, scores=scores,
                                         sample_weight=sample_weight)
+        values.update(added_values(task, y_true, y_pred, classes, proba, scores, sample_weight))
         return Metrics(values, task, y_true, y_pred, classes, proba, scores, sample_weight)
     if task == "regression":
-        return Metrics(regression_metrics(y_true, y_pred, sample_weight=sample_weight), task, y_true, y_pred,
-                       sample_weight=sample_weight)
+        values = regression_metrics(y_true, y_pred, sample_weight=sample_weight)
+        values.update(added_values(task, y_true, y_pred, sample_weight=sample_weight))
+        return Metrics(values, task, y_true, y_pred, sample_weight=sample_weight)
     if task == "clustering":
         return clustering_metrics(X, y_pred, seed=seed)
     raise NbmlError(f"task={task!r} has no metrics; use one of {', '.join(METRICS)}")
@@ -370,3 +381,177 @@ def sklearn_scoring(task: str, n_classes: int = 2) -> dict:
         return {"mse": "neg_mean_squared_error", "rmse": "neg_root_mean_squared_error",
                 "mae": "neg_mean_absolute_error", "r2": "r2"}
     raise NbmlError(f"no scikit-learn scoring for task={task!r}")
+
+
+# -- metrics of one's own: nbml.add_metric ---------------------------------------------------------
+
+# what an added metric is computed from -> scikit-learn's response_method ("decision": ranking
+# scores, the decision function where the model has one, else its probabilities)
+NEEDS = {"pred": "predict", "proba": "predict_proba", "decision": ("decision_function", "predict_proba")}
+
+
+@dataclass(frozen=True)
+class AddedMetric:
+    """A metric added with ``add_metric``: a scikit-learn scorer (``scorer(estimator, X, y)``)
+    and how to read it. ``task`` None: every task its ``needs`` allows."""
+
+    name: str
+    scorer: object
+    greater_is_better: bool
+    needs: str
+    task: str | None
+
+    def applies(self, task) -> bool:
+        if task not in ("classification", "regression"):
+            return False
+        return self.task == task or (self.task is None and (task == "classification" or self.needs == "pred"))
+
+
+_ADDED: dict = {}  # name -> AddedMetric, in the order added
+
+
+def added_names(task) -> tuple:
+    return tuple(name for name, m in _ADDED.items() if m.applies(task))
+
+
+def _builtin_names() -> set:
+    from sklearn.metrics import get_scorer_names
+
+    return set(get_scorer_names()).union(*METRICS.values())
+
+
+def add_metric(name, func, greater_is_better=True, needs="pred", task=None, **kwargs):
+    """Add a metric of your own (PyCaret's ``add_metric``): ``func(y_true, y, **kwargs) -> float``
+    where ``y`` is what ``needs`` says — ``"pred"`` labels or values, ``"proba"`` probabilities
+    (two classes: of the positive, second class; more: one column per class), ``"decision"``
+    ranking scores (the decision function, else probabilities) — or any scikit-learn scorer
+    object (``make_scorer(…)``; its value and sign are the scorer's, so greater is better).
+    From then on it is a column of every table (train, compare, tune, evaluate, the panel), a
+    ``--metric`` and ``--sort-by`` choice, and listed by ``nbml.metrics()``; it travels by value
+    to parallel workers. ``task``: "classification" or "regression" (None: both where ``needs``
+    allows). Adding a name again replaces it; ``remove_metric(name)`` takes it away."""
+    if not isinstance(name, str) or not name.strip():
+        raise NbmlError(f"add_metric needs a name (a non-empty string); got {name!r}")
+    if name in _builtin_names():
+        raise NbmlError(f"metric name {name!r} is built in (nbml or scikit-learn); give yours another name, "
+                        f"e.g. 'my_{name}'")
+    if task not in (None, "classification", "regression"):
+        raise NbmlError(f"task={task!r} is not a task an added metric can have; use 'classification', "
+                        f"'regression' or None (both)")
+    from sklearn.metrics import make_scorer
+    from sklearn.metrics._scorer import _BaseScorer
+
+    if isinstance(func, _BaseScorer):
+        method = getattr(func, "_response_method", "predict")
+        needs = "pred" if method == "predict" else "proba" if method == "predict_proba" else "decision"
+        scorer, greater_is_better = func, True
+    elif callable(func):
+        if needs not in NEEDS:
+            raise NbmlError(f"needs={needs!r} is not one of {', '.join(map(repr, NEEDS))}: say what {name!r} is "
+                            f"computed from (labels, probabilities or decision scores)")
+        scorer = make_scorer(func, response_method=NEEDS[needs], **kwargs)
+    else:
+        raise NbmlError(f"metric {name!r}: func must be a function (y_true, y) -> float or a scikit-learn scorer; "
+                        f"got {type(func).__name__}")
+    if task == "regression" and needs != "pred":
+        raise NbmlError(f"metric {name!r} needs {needs} but regression models give values only; use needs='pred'")
+    _ADDED[name] = AddedMetric(name=name, scorer=scorer, greater_is_better=bool(greater_is_better),
+                               needs=needs, task=task)
+    return table().loc[lambda t: t.index.get_level_values("name") == name]
+
+
+def remove_metric(name) -> None:
+    """Take away a metric added with ``add_metric``."""
+    if name not in _ADDED:
+        added = ", ".join(_ADDED) or "none so far"
+        raise NbmlError(f"metric {name!r} was not added with add_metric (added: {added})")
+    del _ADDED[name]
+
+
+def added() -> tuple:
+    """The added metrics as they travel to worker processes: (this process's id, name -> metric)."""
+    return os.getpid(), dict(_ADDED)
+
+
+def carry_in(snapshot) -> None:
+    """In a worker process: the parent's added metrics, by value (in the parent: nothing)."""
+    if snapshot and snapshot[0] != os.getpid():
+        _ADDED.clear()
+        _ADDED.update(snapshot[1])
+
+
+def added_values(task, y_true, y_pred, classes=None, proba=None, scores=None, sample_weight=None) -> dict:
+    """The added metrics of ``task`` on these predictions; NaN where the model gives no
+    probabilities or scores a metric needs. A metric that raises is one line naming it."""
+    import warnings
+
+    wanted = [m for m in _ADDED.values() if m.applies(task)]
+    if not wanted or y_true is None:
+        return {}
+    weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if task == "classification":  # the labels as given (a metric may name them), without rows of unseen labels
+        keep = encode(y_true, classes) >= 0
+        replay = _replay("classifier", classes_=np.asarray(classes), labels=np.asarray(y_pred)[keep],
+                         proba=None if proba is None else np.asarray(proba, dtype=float)[keep],
+                         scores=None if scores is None else np.asarray(scores, dtype=float)[keep])
+        y, weight = np.asarray(y_true)[keep], None if weight is None else weight[keep]
+    else:
+        replay, y = _replay("regressor", labels=np.asarray(y_pred, dtype=float)), np.asarray(y_true, dtype=float)
+    extra = {} if weight is None else {"sample_weight": weight}
+    out = {}
+    for m in wanted:
+        methods = NEEDS["decision"] if m.needs == "decision" else (NEEDS[m.needs],)
+        if not any(hasattr(replay, method) for method in methods):
+            out[m.name] = math.nan
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out[m.name] = float(m.scorer(replay, np.arange(len(y)), y, **extra))
+        except Exception as exc:  # noqa: BLE001 - the user's function: one line naming it and its error
+            first = (str(exc).splitlines() or [""])[0]
+            raise NbmlError(f"metric {m.name!r} (added with add_metric) failed: {type(exc).__name__}: {first}") \
+                from exc
+    return out
+
+
+def _needs_of(name) -> str:
+    if name in ("roc_auc",):
+        return "decision"
+    if name in ("log_loss",):
+        return "proba"
+    if name in LOWER_IS_BETTER or name in REGRESSION + CLASSIFICATION:
+        return "pred"
+    from sklearn.metrics import get_scorer
+
+    method = getattr(get_scorer(name), "_response_method", "predict")
+    return "pred" if method == "predict" else "proba" if method == "predict_proba" else "decision"
+
+
+def table(task=None):
+    """Every metric nbml takes (PyCaret's ``get_metrics``): per task and name, whether greater
+    is better, what it is computed from (``needs``), where it comes from and whether result tables
+    show it (``in_tables``; the others are computed when asked for, as ``--metric`` or ``--sort-by``)."""
+    import pandas as pd
+
+    tasks = list(METRICS) if task is None else [task]
+    rows = []
+    for t in tasks:
+        if t not in METRICS:
+            raise NbmlError(f"task={t!r} has no metrics; use one of {', '.join(METRICS)}")
+        for name in metric_names(t):
+            source = "added" if name in _ADDED else "nbml" if name in METRICS[t] else "scikit-learn scorer"
+            needs = _ADDED[name].needs if name in _ADDED else "clusters" if t == "clustering" else _needs_of(name)
+            rows.append({"task": t, "name": name, "greater_is_better": greater_is_better(name), "needs": needs,
+                         "source": source, "in_tables": source != "scikit-learn scorer"})
+    return pd.DataFrame(rows).set_index(["task", "name"])
+
+
+class _CallableModule(types.ModuleType):
+    """``nbml.metrics`` is this module and, called, its table: ``nbml.metrics(task=None)``."""
+
+    def __call__(self, task=None):
+        return table(task)
+
+
+sys.modules[__name__].__class__ = _CallableModule
