@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from nbml.errors import NbmlError
-from nbml.plots import INSIGHT, parse_plots
+from nbml.plots import INSIGHT, MODEL_PLOTS, parse_plots, plot_parameters
 from nbml.training import Predictions, TrainResult, final_estimator, predict
 
 PARTS = ("val", "test", "train")
@@ -29,6 +29,7 @@ class Evaluation:
     own: object = None  # nbml.plots.insight.ModelImportanceDisplay: coef_ / feature_importances_
     dependence: object = None  # nbml.plots.insight.DependenceDisplay (pdp)
     note: str = ""  # what a slow computation said before it started (the learning curve's sizes and cost)
+    displays: dict = field(default_factory=dict)  # model plots (boundary, tree, vc, rfe, cooks, shap) by kind
     _figure: object = field(default=None)
     _insight_figures: dict = field(default_factory=dict)
 
@@ -70,7 +71,7 @@ class Evaluation:
 
         kinds = [kind for kind in self.plots if kind not in INSIGHT]
         if self._figure is None and kinds:
-            self._figure = figure_of(self.predictions, kinds, learning=self.learning)
+            self._figure = figure_of(self.predictions, kinds, learning=self.learning, displays=self.displays)
         return self._figure
 
     def plot(self, kind: str = "auto", ax=None):
@@ -86,7 +87,7 @@ class Evaluation:
                 raise NbmlError(f"this evaluation has no {what}; compute it with "
                                  f"nbml.evaluate(result, plots={'importance' if kind == 'own' else kind!r})")
             return display.plot(ax=ax)
-        return plot_predictions(self.predictions, kind, ax=ax, learning=self.learning)
+        return plot_predictions(self.predictions, kind, ax=ax, learning=self.learning, displays=self.displays)
 
     def __repr__(self) -> str:
         from nbml.plots.html import evaluation_text
@@ -402,7 +403,9 @@ def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) ->
     list of roc, pr, cm, residuals, actual, learning, calibration (default: the task's), and
     the insight plots importance (permutation importance of each input column on these rows,
     ``n_repeats`` shuffles, with the model's own coefficients or impurity importances) and pdp
-    (partial dependence of the top columns); see ``Evaluation.importance``."""
+    (partial dependence of the top columns); see ``Evaluation.importance``. The model plots
+    boundary, tree, vc (``"vc:NAME"`` picks the parameter), rfe, cooks and shap are computed
+    once here (``Evaluation.displays``): boundary, vc and rfe refit on the training rows only."""
     if not isinstance(result, TrainResult):
         raise TypeError(f"evaluate needs a TrainResult (from nbml.train / %%train -o NAME); "
                         f"got {type(result).__name__}")
@@ -424,4 +427,10 @@ def evaluate(result, on: str = "val", plots=None, n_repeats: int = N_REPEATS) ->
     if "pdp" in kinds:
         features = dependence_features(evaluation.permutation, X)
         evaluation.dependence = partial_dependence(result, X, features, label) if features else None
+    if any(kind in MODEL_PLOTS for kind in kinds):
+        from nbml.plots.model import model_display
+
+        param = plot_parameters(plots).get("vc")
+        evaluation.displays = {kind: model_display(kind, result, X, y, label=label, seed=result.seed, param=param)
+                               for kind in kinds if kind in MODEL_PLOTS}
     return evaluation

@@ -10,8 +10,9 @@ import numpy as np
 
 from nbml.errors import NbmlError
 from nbml.plots.curves import KINDS as CURVES  # lift, gain, ks, threshold, class_report, error
+from nbml.plots.model import KINDS as MODEL_PLOTS  # boundary, tree, vc, rfe, cooks, shap: computed from the model
 
-PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration", "importance", "pdp") + CURVES
+PLOTS = ("roc", "pr", "cm", "residuals", "actual", "learning", "calibration", "importance", "pdp") + CURVES + MODEL_PLOTS
 # what the model relies on: they refit nothing but predict many times, so never a default
 INSIGHT = ("importance", "pdp")
 DEFAULT_PLOTS = {"classification": ("roc", "cm"), "regression": ("residuals", "actual"), "clustering": ()}
@@ -19,7 +20,24 @@ _SUPERVISED = ("classification", "regression")
 _NEEDS = {"roc": ("classification",), "pr": ("classification",), "cm": ("classification",),
           "calibration": ("classification",), "residuals": ("regression",), "actual": ("regression",),
           "learning": _SUPERVISED, "importance": _SUPERVISED, "pdp": _SUPERVISED,
-          **{kind: ("classification",) for kind in CURVES}}
+          **{kind: ("classification",) for kind in CURVES},
+          **{kind: _SUPERVISED for kind in MODEL_PLOTS}, "cooks": ("regression",)}
+# plots that take one parameter after a colon: vc:NAME (the parameter the validation curve varies)
+PARAMETERIZED = ("vc",)
+
+
+def plot_parameters(plots) -> dict:
+    """``{"vc": "max_depth"}`` for ``"roc,vc:max_depth"`` (the parameters written after a colon)."""
+    if plots is None or plots == "auto":
+        return {}
+    if isinstance(plots, str):
+        plots = plots.split(",")
+    found = {}
+    for entry in plots:
+        kind, colon, param = str(entry).strip().partition(":")
+        if colon and kind in PARAMETERIZED and param.strip():
+            found[kind] = param.strip()
+    return found
 
 
 def parse_plots(plots, task: str) -> tuple:
@@ -28,7 +46,8 @@ def parse_plots(plots, task: str) -> tuple:
         return DEFAULT_PLOTS[task]
     if isinstance(plots, str):
         plots = [p.strip() for p in plots.split(",") if p.strip()]
-    kinds = tuple(plots)
+    kinds = tuple(p.partition(":")[0] if isinstance(p, str) and p.partition(":")[0] in PARAMETERIZED else p
+                  for p in plots)
     allowed = [p for p in PLOTS if task in _NEEDS[p]]
     for kind in kinds:
         if kind not in PLOTS:
@@ -48,9 +67,9 @@ def new_figure(ncols: int = 1, width: float = 4.2, height: float = 3.6):
     return fig, list(axes)
 
 
-def plot_predictions(pred, kind: str = "auto", ax=None, learning=None):
+def plot_predictions(pred, kind: str = "auto", ax=None, learning=None, displays=None):
     """Draw ``kind`` for ``pred`` (a ``nbml.training.Predictions``) on ``ax`` (or a new
-    figure); returns the Figure."""
+    figure); returns the Figure. ``displays``: the model plots core computed (``Evaluation.displays``)."""
     if kind == "auto":
         kind = DEFAULT_PLOTS[pred.task][0]
     parse_plots([kind], pred.task)
@@ -68,6 +87,14 @@ def plot_predictions(pred, kind: str = "auto", ax=None, learning=None):
         for text in ax.get_legend().get_texts() if ax.get_legend() else ():
             text.set_text({"Test": "Validation"}.get(text.get_text(), text.get_text()))
         ax.set_title("Learning curve (CV on train+val)")
+    elif kind in MODEL_PLOTS:
+        display = (displays or {}).get(kind)
+        if display is None:
+            raise NbmlError(f"plot {kind!r} is computed from the model: nbml.evaluate(result, plots={kind!r}) "
+                            f"(%evaluate NAME --plots {kind})")
+        from nbml.plots.model import draw_model_plot
+
+        draw_model_plot(display, ax)
     else:
         DRAW[kind](pred, ax)
     return fig
@@ -206,13 +233,14 @@ DRAW = {"roc": draw_roc, "pr": draw_pr, "cm": draw_cm, "calibration": draw_calib
         "residuals": draw_residuals, "actual": draw_actual, **{kind: _draw_curve(kind) for kind in CURVES}}
 
 
-def figure_of(pred, kinds, learning=None):
-    """One figure with ``kinds`` side by side (None when there is nothing to draw)."""
+def figure_of(pred, kinds, learning=None, displays=None):
+    """One figure with ``kinds`` side by side (None when there is nothing to draw); ``displays``:
+    the model plots core computed (boundary, tree, vc, rfe, cooks, shap), by kind."""
     if not kinds:
         return None
     fig, axes = new_figure(len(kinds))
     for kind, ax in zip(kinds, axes):
-        plot_predictions(pred, kind, ax=ax, learning=learning)
+        plot_predictions(pred, kind, ax=ax, learning=learning, displays=displays)
     return fig
 
 
