@@ -50,6 +50,8 @@ _LAZY = {
     "Recipe": "nbml.recipe",
     "calibrate": "nbml.calibration",
     "finalize": "nbml.finalizing",
+    "explain": "nbml.explaining",
+    "fairness": "nbml.fairness_report",
     "add_metric": "nbml.metrics",
     "remove_metric": "nbml.metrics",
     "threshold": "nbml.threshold",

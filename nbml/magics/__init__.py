@@ -17,9 +17,10 @@ from nbml.magics.deploy import DeployMagics
 from nbml.magics.explore import ExploreMagics
 from nbml.magics.labels import LabelMagics
 from nbml.magics.finalize import FinalizeMagics
+from nbml.magics.fairness import FairnessMagics
 
 FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics, ExploreMagics,
-            LabelMagics, FinalizeMagics]
+            LabelMagics, FinalizeMagics, FairnessMagics]
 
 
 def register(shell) -> None:
