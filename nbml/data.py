@@ -152,15 +152,24 @@ def infer_task(y: pd.Series | None) -> str:
 def feature_types(X: pd.DataFrame) -> dict:
     """Columns per kind; ``timedelta`` (durations, used as seconds) only when there are some."""
     kinds = {"numeric": 0, "categorical": 0, "boolean": 0, "datetime": 0, "timedelta": 0}
-    for col in X.columns:
-        kinds["timedelta" if is_timedelta(X[col]) else column_kind(X[col])] += 1
+    for kind in column_kinds(X):
+        kinds[kind] += 1
     if not kinds["timedelta"]:
         del kinds["timedelta"]
     return kinds
 
 
-def is_timedelta(s: pd.Series) -> bool:
-    """Durations: the preprocessing uses them as seconds (a number), not as categories."""
+def column_kinds(X: pd.DataFrame) -> list:
+    """The kind of each column of ``X`` in order, ``timedelta`` included. A kind depends on the
+    dtype alone, so it is decided once per distinct dtype: a 5,000-column frame of floats costs one
+    check, not 5,000 column extractions."""
+    dtypes = X.dtypes.tolist()
+    by_dtype = {id(t): "timedelta" if is_timedelta(t) else column_kind(t) for t in {id(t): t for t in dtypes}.values()}
+    return [by_dtype[id(t)] for t in dtypes]
+
+
+def is_timedelta(s) -> bool:
+    """Durations (a Series or a dtype): the preprocessing uses them as seconds (a number), not as categories."""
     return pd.api.types.is_timedelta64_dtype(s)
 
 
@@ -170,7 +179,8 @@ def shown(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def column_kind(s: pd.Series) -> str:
+def column_kind(s) -> str:
+    """boolean, datetime, numeric or categorical: of a Series or of a dtype (the same answer)."""
     if pd.api.types.is_bool_dtype(s):
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(s):
@@ -277,12 +287,39 @@ def parse_ratio(ratio: str) -> tuple[float, float]:
 def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
     """A short, stable hash of the data (values, column names and dtypes)."""
     h = hashlib.sha256()
-    h.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-    h.update(repr([(str(c), str(t)) for c, t in X.dtypes.items()]).encode())
+    h.update(row_hashes(X).tobytes())
+    dtypes = X.dtypes.tolist()
+    # str() of a numpy dtype is slow, and a wide frame holds a few dtype objects thousands of times
+    dtype_names = {key: str(t) for key, t in {id(t): t for t in dtypes}.items()}
+    h.update(repr([(str(c), dtype_names[id(t)]) for c, t in zip(X.columns.tolist(), dtypes)]).encode())
     if y is not None:
         h.update(pd.util.hash_pandas_object(y, index=False).to_numpy().tobytes())
     return h.hexdigest()[:16]
 
+
+
+def row_hashes(X: pd.DataFrame) -> np.ndarray:
+    """``pd.util.hash_pandas_object(X, index=False)`` as an array, the same values, without its
+    per-column Python loop over a wide frame: columns of one plain numeric dtype are hashed in one
+    call (pandas hashes each number on its own, so a block hashes as its columns do); the rest
+    (text, categories, dates, nullable types) column by column as pandas does. Stored fingerprints
+    (the run store, resumed searches) depend on these values never changing."""
+    from pandas.core.util.hashing import combine_hash_arrays
+
+    n_rows, n_cols = X.shape
+    hashes = np.empty((n_cols, n_rows), dtype=np.uint64)
+    dtypes = X.dtypes.tolist()
+    by_dtype = {id(t): (t, []) for t in dtypes}  # by identity: hashing a dtype is slow, and a block shares one
+    for i, t in enumerate(dtypes):
+        by_dtype[id(t)][1].append(i)
+    for dtype, positions in by_dtype.values():
+        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+            block = X.iloc[:, positions].to_numpy(dtype=dtype)  # rows x columns
+            hashes[positions] = pd.util.hash_array(block.ravel(order="F")).reshape(len(positions), n_rows)
+        else:
+            for i in positions:
+                hashes[i] = pd.util.hash_pandas_object(X.iloc[:, i], index=False).to_numpy()
+    return combine_hash_arrays(iter(hashes), n_cols, n_rows)
 
 # -- split ---------------------------------------------------------------------------
 
@@ -327,7 +364,7 @@ def split(df, target=None, test=None, val=None, seed=0, task="auto", ratio=None,
     if X.shape[1] == 0:
         raise NbmlError("the data has no feature columns besides the target")
     X = X.copy()
-    X.columns = [str(c) for c in X.columns]
+    X.columns = [str(c) for c in X.columns.tolist()]  # tolist(): iterating a text Index is slow when wide
     _check_unique_columns(X.columns, None, renamed=True)
     y, task = _checked_target(y, target_name, task, notes)
     X, all_nan = _checked_features(X, notes)
@@ -383,7 +420,7 @@ def _shares(test, val, ratio) -> tuple[float, float, list]:
 
 def _check_unique_columns(columns, target, renamed=False):
     """Duplicated column names make ``df[name]`` a frame, and every later step ambiguous."""
-    counts = pd.Series(list(columns)).value_counts()
+    counts = pd.Series(columns.tolist() if isinstance(columns, pd.Index) else list(columns)).value_counts()
     twice = [shown(c) for c in counts.index[counts > 1]]
     if not twice:
         return

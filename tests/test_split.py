@@ -79,3 +79,56 @@ def test_feature_types_reported():
                        "d": pd.date_range("2024-01-01", periods=50, freq="D"), "y": [0, 1] * 25})
     s = nbml.split(df, target="y")
     assert s.feature_types() == {"numeric": 1, "categorical": 1, "boolean": 1, "datetime": 1}
+
+
+def _every_dtype(n=40, seed=0):
+    """One column of each dtype split() meets, interleaved so that a dtype spans several blocks;
+    floats hold NaN and -0.0 (pandas hashes them canonically)."""
+    rng = np.random.default_rng(seed)
+    f = rng.normal(size=n)
+    f[:3] = [np.nan, -0.0, 0.0]
+    df = pd.DataFrame({"f": f, "i": rng.integers(0, 5, n), "s": rng.choice(["a", "b", None], n),
+                       "f32": f.astype("float32"), "b": rng.random(n) > 0.5,
+                       "o": pd.Series(rng.choice(["a", 1, 2.5, None], n), dtype=object),
+                       "cat": pd.Categorical(rng.choice(["x", "y"], n)), "flag": pd.Categorical([True, False] * (n // 2)),
+                       "dt": pd.date_range("2020", periods=n), "tz": pd.date_range("2020", periods=n, tz="UTC"),
+                       "td": pd.to_timedelta(np.arange(n), unit="s"), "I": pd.array(rng.integers(0, 3, n), dtype="Int64"),
+                       "B": pd.array([True, None] * (n // 2), dtype="boolean"), "u8": rng.integers(0, 5, n).astype("uint8"),
+                       "f2": rng.normal(size=n), "i2": rng.integers(0, 5, n)})
+    return df
+
+
+def test_fingerprint_keeps_its_values_on_wide_and_mixed_frames():
+    """Stored runs and resumed searches find their data by fingerprint: the faster hashing of wide
+    frames gives exactly pandas' row hashes and the fingerprint the original formula gave."""
+    import hashlib
+
+    from nbml.data import fingerprint, row_hashes
+
+    def original(X, y):
+        h = hashlib.sha256()
+        h.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+        h.update(repr([(str(c), str(t)) for c, t in X.dtypes.items()]).encode())
+        if y is not None:
+            h.update(pd.util.hash_pandas_object(y, index=False).to_numpy().tobytes())
+        return h.hexdigest()[:16]
+
+    rng = np.random.default_rng(1)
+    frames = [_every_dtype(), _every_dtype().iloc[::3], pd.DataFrame(rng.normal(size=(30, 700))),
+              pd.DataFrame(index=range(4)), pd.DataFrame({"a": pd.Series([], dtype=float), "b": pd.Series([], dtype=str)})]
+    for X in frames:
+        assert np.array_equal(row_hashes(X), pd.util.hash_pandas_object(X, index=False).to_numpy())
+        y = pd.Series(np.arange(len(X)) % 2, index=X.index)
+        assert fingerprint(X, y) == original(X, y) and fingerprint(X, None) == original(X, None)
+
+
+def test_fingerprint_of_a_known_split_is_unchanged(cancer):
+    assert nbml.split(cancer, target="target", seed=0).fingerprint == "14989c93ef52397c"
+
+
+def test_feature_types_of_every_dtype_match_the_kind_of_each_column():
+    from nbml.data import column_kind, column_kinds, is_timedelta
+
+    X = _every_dtype()
+    assert column_kinds(X) == ["timedelta" if is_timedelta(X[c]) else column_kind(X[c]) for c in X.columns]
+    assert nbml.data.feature_types(X) == {"numeric": 7, "categorical": 3, "boolean": 3, "datetime": 2, "timedelta": 1}
