@@ -152,11 +152,19 @@ def test_threshold_moves_the_confusion_matrix_without_refitting(cancer_split):
 
     p = logistic_panel(cancer_split)
     refits, roc, cm = p.n_refits, p.figures["roc"].png, p.figures["cm"].png
+    curve = p.plots["roc"].curve.get_xydata().copy()
     p.threshold.value = 0.9
     assert p.n_refits == refits
-    assert p.figures["roc"].png == roc and p.figures["cm"].png != cm
+    assert p.figures["roc"].png != roc and p.figures["cm"].png != cm  # the marker moved, the cells changed
+    assert np.array_equal(p.plots["roc"].curve.get_xydata(), curve)  # the curve itself did not
     proba = p.current.model.predict_proba(cancer_split.X_val)[:, 1]
     y_pred = (proba >= 0.9).astype(int)
+    from sklearn.metrics import confusion_matrix
+
+    (tn, fp), (fn, tp) = confusion_matrix(cancer_split.y_val, y_pred)
+    assert [t.get_text() for t in p.plots["cm"].cells[0] + p.plots["cm"].cells[1]] == [str(v) for v in (tn, fp, fn, tp)]
+    marker = p.plots["roc"].marker.get_xydata()[0]
+    assert marker == pytest.approx([fp / (fp + tn), tp / (tp + fn)])  # the threshold's point on the ROC curve
     expected = (precision_score(cancer_split.y_val, y_pred), recall_score(cancer_split.y_val, y_pred))
     assert f"precision <b>{expected[0]:.3f}</b>" in p.threshold_view.value
     assert f"recall <b>{expected[1]:.3f}</b>" in p.threshold_view.value

@@ -6,8 +6,14 @@ mark the panel dirty, and the next refit uses the controls' values at that momen
 dragging a slider never builds a backlog and the kernel keeps answering the browser. A refit
 that fails shows its error and leaves the last good state on screen.
 
-The binary threshold slider re-labels the stored validation scores (no refit) and redraws
-the confusion matrix only.
+The binary threshold slider re-labels the stored validation scores (no refit) and moves
+the confusion matrix's cells and the ROC curve's threshold marker only.
+
+Plots change in place (``nbml.plots.artists``): each figure keeps its artists and gets new
+data after a refit; a figure whose axes did not change redraws only those artists over a
+cached picture of the rest, then encodes one PNG. When every control belongs to the final
+estimator, the preprocessing is fit once on the training rows and each refit fits only the
+model on the prepared rows (what ``%%tune`` does), with one BLAS thread for small data.
 """
 from __future__ import annotations
 
@@ -174,9 +180,10 @@ class Panel:
         self.keep_button.on_click(lambda _: self.keep())
 
         self.figures: dict[str, LiveFigure] = {}
+        self.plots: dict = {}  # kind -> the InPlacePlot on that figure's axes
         kinds = {"classification": ["roc", "cm"], "regression": ["residuals"], "clustering": []}[self.task]
         for kind in kinds:
-            self.figures[kind] = LiveFigure(1, figsize=FIGSIZE, dpi=DPI)
+            self._add_figure(kind)
         self.threshold = None
 
         # first fit: synchronous, so the panel opens with numbers and plots
@@ -195,7 +202,7 @@ class Panel:
             self.threshold_view = widgets.HTML(value="")
             self.threshold_view.add_class("nbml-panel-threshold")
         if self._loss_curve(first.model) is not None:
-            self.figures["loss"] = LiveFigure(1, figsize=FIGSIZE, dpi=DPI)
+            self._add_figure("loss")
         self._show(first)
 
         for control in self.controls:
@@ -238,7 +245,7 @@ class Panel:
                             f"{type(target).__name__}")
         self.name = name or (target.name if isinstance(target, TrainResult) else self.recipe.name)
         self.split, self.pipeline, self.seed = self.recipe.split, self.recipe.pipeline, self.recipe.seed
-        self._fold = None
+        self._fold = self._prepared = None
         self.task = self.split.task
         if self.split.X_val is None or len(self.split.X_val) == 0:
             raise NbmlError("the panel scores on validation rows but the split has none: split with val > 0")
@@ -285,16 +292,51 @@ class Panel:
                 pipeline = self.recipe.model({keys[n]: v for n, v in values.items()})
                 if self._fold is None:  # train -> validation, as %%train
                     self._fold = folds_of(self.recipe, rows_of(self.recipe))[0]
-                outcome = run_fold(pipeline, self._fold)
+                    self._prepared = self._prepare(self._fold)
+                with _blas_threads(self._fold.X_train):
+                    if self._prepared is None:
+                        outcome = run_fold(pipeline, self._fold)
+                        model = outcome.model
+                    else:
+                        preprocess, fold = self._prepared
+                        outcome = run_fold(pipeline.steps[-1][1], fold)
+                        model = _assembled(pipeline, preprocess, outcome.model)
             fit.fit_time, fit.val_pred, fit.val, fit.train = (outcome.fit_time, outcome.held_out, outcome.metrics,
                                                               outcome.train_metrics)
-            fit.model, fit.pipeline = outcome.model, pipeline
+            fit.model, fit.pipeline = model, pipeline
             shown = [w for w in caught if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
             if shown:
                 fit.warning = f"{shown[0].category.__name__}: {str(shown[0].message).splitlines()[0][:200]}"
         except Exception as exc:  # noqa: BLE001 - any failure of the model is shown in the panel
             fit.error = f"{self.name} failed: {describe_error(exc)}"
         return fit
+
+    def _prepare(self, fold):
+        """``(fitted preprocessing, fold of preprocessed rows)`` when every control and fit
+        parameter belongs to the final estimator of a ``preprocess -> model`` Pipeline: the
+        preprocessing fit on the training rows cannot depend on them, so refitting it on each
+        change would only repeat the same work. None otherwise (each refit fits it all)."""
+        from copy import copy
+
+        from sklearn.base import clone
+        from sklearn.pipeline import Pipeline
+
+        pipeline = self.pipeline
+        if type(pipeline) is not Pipeline or len(pipeline.steps) != 2 or fold.weights is not None:
+            return None
+        prefix = pipeline.steps[-1][0] + "__"
+        if not all(k.startswith(prefix) for k in [c.key for c in self.controls] + list(fold.fit_params)):
+            return None
+        preprocess = clone(pipeline.steps[0][1])
+        try:  # as Pipeline.fit does it: fit_transform on the training rows
+            X_train = preprocess.fit_transform(fold.X_train, fold.y_train)
+            X_val = preprocess.transform(fold.X_test)
+        except Exception:  # noqa: BLE001 - then each refit fits the whole pipeline and shows its own error
+            return None
+        prepared = copy(fold)
+        prepared.X_train, prepared.X_test, prepared.prepared = X_train, X_val, True
+        prepared.fit_params = {k.removeprefix(prefix): v for k, v in fold.fit_params.items()}
+        return preprocess, prepared
 
     def _accept(self, fit: Fit, record: bool = True):
         self.current = fit
@@ -303,18 +345,25 @@ class Panel:
             self.history.append(fit)
 
     # -- drawing ---------------------------------------------------------------------------
+    def _add_figure(self, kind):
+        from nbml.plots.artists import ConfusionPlot, CurvesPlot, ResidualsPlot, RocPlot
+
+        figure = self.figures[kind] = LiveFigure(1, figsize=FIGSIZE, dpi=DPI)
+        ax = figure.axes[0]
+        self.plots[kind] = {"roc": RocPlot, "cm": ConfusionPlot, "residuals": ResidualsPlot}[kind](ax) \
+            if kind != "loss" else CurvesPlot(ax, "Loss curve", "epoch", "loss")
+
     def _show(self, fit: Fit):
+        """New metrics and plots: each plot's artists get the new data, each figure renders once."""
         self.summary.value = self._summary_html(fit)
         self.metrics_view.value = self._metrics_html(fit)
-        pred = fit.val_pred
-        if "roc" in self.figures:
-            self.figures["roc"].draw(_draw_kind, "roc", pred)
         if "residuals" in self.figures:
-            self.figures["residuals"].draw(_draw_kind, "residuals", pred)
+            self.figures["residuals"].update(self.plots["residuals"], fit.val_pred)
         if "cm" in self.figures:
-            self._draw_threshold(fit)
+            self._draw_threshold(fit)  # the ROC curve and its threshold marker too
         if "loss" in self.figures:
-            self.figures["loss"].draw(_draw_loss, self._loss_curve(fit.model))
+            epochs, train, val = self._loss_curve(fit.model) or ([], None, None)  # e.g. a solver without one
+            self.figures["loss"].update(self.plots["loss"], epochs, {"train": train, "validation": val})
         self._render_history()
         note = f" · {html.escape(fit.warning)}" if fit.warning else ""
         self._set_status("ok", f"{self._params_text(fit.params)} · fit {fit.fit_time * 1000:.0f} ms{note}")
@@ -409,15 +458,21 @@ class Panel:
                            label=pred.label)
 
     def _draw_threshold(self, fit):
-        from nbml.metrics import classification_metrics
+        """The confusion matrix at the threshold and the ROC curve with the threshold's point;
+        the curve itself is recomputed only for a new fit."""
+        from nbml.plots.artists import confusion_counts
 
         pred = self.thresholded(fit)
-        self.figures["cm"].draw(_draw_kind, "cm", pred)
+        self.figures["cm"].update(self.plots["cm"], pred)
+        self.figures["roc"].update(self.plots["roc"], fit.val_pred, pred if self.threshold is not None else None)
         if self.threshold is not None:
-            m = classification_metrics(pred.y_true, pred.y_pred, pred.classes)
+            counts = confusion_counts(pred.y_true, pred.y_pred, pred.classes)
+            (tn, fp), (fn, tp) = counts
+            precision = tp / (tp + fp) if tp + fp else 0.0  # scikit-learn's zero_division: 0
+            recall = tp / (tp + fn) if tp + fn else 0.0
             self.threshold_view.value = (
-                f"<span class='nbml-threshold'>at {self.threshold.value:.3g}: precision <b>{m['precision']:.3f}</b>"
-                f" · recall <b>{m['recall']:.3f}</b> · accuracy {m['accuracy']:.3f}</span>")
+                f"<span class='nbml-threshold'>at {self.threshold.value:.3g}: precision <b>{precision:.3f}</b>"
+                f" · recall <b>{recall:.3f}</b> · accuracy {(tp + tn) / counts.sum():.3f}</span>")
 
     # -- loss curve ------------------------------------------------------------------------
     @staticmethod
@@ -523,22 +578,35 @@ class Panel:
         display(self.widget)
 
 
-def _draw_kind(axes, kind, pred):
-    from nbml.plots import DRAW
+def _assembled(pipeline, preprocess, model):
+    """``pipeline``'s settings with the fitted preprocessing and the fitted final estimator as
+    its steps: what a whole-pipeline fit would have given."""
+    from sklearn.pipeline import Pipeline
 
-    DRAW[kind](pred, axes[0])
+    steps = [(pipeline.steps[0][0], preprocess), (pipeline.steps[-1][0], model)]
+    return Pipeline(**{**pipeline.get_params(deep=False), "steps": steps})
 
 
-def _draw_loss(axes, curve):
-    ax = axes[0]
-    epochs, train, val = curve
-    ax.plot(epochs, train, label="train", color="C0")
-    if val is not None:
-        ax.plot(epochs, val, label="validation", color="C1")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_title("Loss curve")
-    ax.legend(loc="upper right", fontsize="small")
+_THREADPOOLS = None  # threadpoolctl's controller: finding the BLAS libraries once costs ~10 ms
+
+
+def _blas_threads(X):
+    """One BLAS/OpenMP thread while refitting small data (``nbml.tuning.trial.SMALL_DATA``: on
+    a busy 2-core machine a LogisticRegression fit ran 9x slower with 2 threads than with 1)."""
+    import contextlib
+
+    from nbml.tuning.trial import SMALL_DATA
+
+    global _THREADPOOLS
+    if X is None or getattr(X, "size", SMALL_DATA) >= SMALL_DATA:
+        return contextlib.nullcontext()
+    if _THREADPOOLS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return contextlib.nullcontext()
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1)
 
 
 def panel(result_or_model, space=None, params=None, split=None, namespace=None, background=True, **options):
