@@ -55,6 +55,8 @@ _LAZY = {
     "add_metric": "nbml.metrics",
     "remove_metric": "nbml.metrics",
     "threshold": "nbml.threshold",
+    "automl": "nbml.auto",
+    "AutoMLResult": "nbml.auto",
 }
 # subpackages/modules reachable as attributes: nbml.scratch, nbml.space, nbml.check, ...
 _SUBMODULES = {"folds", "scratch", "space", "check", "metrics", "preprocess", "plots", "widgets", "errors"}

@@ -18,9 +18,10 @@ from nbml.magics.explore import ExploreMagics
 from nbml.magics.labels import LabelMagics
 from nbml.magics.finalize import FinalizeMagics
 from nbml.magics.fairness import FairnessMagics
+from nbml.magics.automl import AutoMLMagics
 
 FAMILIES = [DataMagics, TrainMagics, TuneMagics, EdaMagics, PanelMagics, DeployMagics, ExploreMagics,
-            LabelMagics, FinalizeMagics, FairnessMagics]
+            LabelMagics, FinalizeMagics, FairnessMagics, AutoMLMagics]
 
 
 def register(shell) -> None:

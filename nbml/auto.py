@@ -1,0 +1,844 @@
+"""``automl()``: search across model families under a time budget, ending in an ensemble.
+
+Orchestration over the one core path: every family's pipeline comes from ``nbml.prepare``,
+every trial is K-fold CV on train+val through the fold engine (``nbml.folds.run_fold``), the
+configurations come from the families' default spaces through Optuna's TPE (ask/tell, one
+study per family) and every trial goes to the store. The test rows are never touched.
+
+How the budget is spent (measured in ``benchmarks/automl_vs_peers.py``):
+
+1. each family's default configuration, cheapest families first (FLAML's "cheap first"); a
+   family whose estimated cost would not fit the time left is skipped, and says so;
+2. then rounds among the promising families (the top half, at least three): the family with
+   the least time spent × rank gets the next trial, so the leader gets about twice the time of
+   the second and three times that of the third (successive halving across families, softly);
+   a trial whose running score after a fold is worse than the family's median at that fold
+   is pruned, and a trial that would end past the budget is cut between folds;
+3. Caruana's greedy ensemble selection (with replacement) over the best trials' out-of-fold
+   predictions; kept only when it beats the best single trial out-of-fold;
+4. the best model and the ensemble's members are refit once on train+val, inside the budget
+   (time for it is kept back from the search).
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field, fields, replace
+
+import numpy as np
+import pandas as pd
+
+from nbml import metrics as _metrics
+from nbml.errors import NbmlError
+from nbml.training import Predictions, TrainResult
+
+# relative cost of one fit of a family's default configuration (lr = 2): the order of the first
+# round, and the estimate of a family's cost before it has run (scaled by the fits measured)
+COST = {"nb": 1, "lda": 1, "ridge": 1, "lasso": 1, "qda": 1, "lr": 2, "tree": 2, "knn": 3, "lgbm": 6,
+        "hgb": 8, "xgb": 8, "ada": 10, "et": 10, "rf": 12, "catboost": 20, "gb": 25, "svm": 30}
+ENSEMBLE_CANDIDATES = 12  # out-of-fold predictions kept for ensemble selection
+ENSEMBLE_ROUNDS = 25
+PATIENCE = 5  # ensemble selection stops after this many rounds without a gain
+REFIT_MARGIN = 1.5  # the time kept back for the final refits, as a multiple of their estimate
+MIN_TRIALS_TO_PRUNE = 3
+MARGIN = 0.03  # of the budget, kept for a busy machine's slower end
+
+
+@dataclass(kw_only=True, repr=False, eq=False)
+class AutoMLResult(TrainResult):
+    """The final model of an ``automl`` run — the ensemble when it beat the best single model
+    out-of-fold, else the best single model — as a ``TrainResult`` (``%evaluate``, ``%deploy``,
+    ``%panel``, ``%labels`` take it), with the run: ``leaderboard`` (per family: best score,
+    trials, time), ``best`` (the best single model, a TrainResult), ``ensemble`` (a TrainResult,
+    or None), ``history`` (every trial). Scores are out-of-fold on train+val; the models are
+    fit on train+val, so only ``%evaluate --on test`` is held out."""
+
+    leaderboard: pd.DataFrame = None
+    best: TrainResult = None
+    ensemble: TrainResult | None = None
+    history: pd.DataFrame = None
+    budget: float = 0.0
+    elapsed: float = 0.0
+    interrupted: bool = False
+    skipped: list = field(default_factory=list)
+    study: str | None = None
+    metric: str = ""
+
+    def __repr__(self) -> str:
+        return self.summary() + "\n" + self.leaderboard.to_string()
+
+    def summary(self) -> str:
+        chosen = "an ensemble of " + ", ".join(self.ensemble.params.get("members", [])) if self.ensemble is not None \
+            else f"the best single model ({self.best.name})"
+        ended = "interrupted (Ctrl-C) after" if self.interrupted else "used"
+        text = (f"automl {ended} {self.elapsed:.1f} s of a {self.budget:g} s budget: {len(self.history)} trials over "
+                f"{len(self.leaderboard)} families; final model: {chosen}, out-of-fold {self.metric} "
+                f"{self.metrics.get(self.metric, math.nan):.4f} on train+val (test rows untouched: "
+                f"%evaluate NAME --on test).")
+        return text + "".join(f"\n{line}" for line in self.skipped)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        lines = "".join(f"<br><small>{escape(line)}</small>" for line in self.skipped)
+        return f"<div><p>{escape(self.summary().splitlines()[0])}{lines}</p>{self.leaderboard.to_html()}</div>"
+
+
+# -- checking what was asked ---------------------------------------------------------------
+
+def _check_budget(budget) -> float:
+    if isinstance(budget, bool) or not isinstance(budget, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(budget) or budget <= 0:
+        raise NbmlError(f"budget={budget!r} is not a time budget; give a positive number of seconds, e.g. budget=60")
+    return float(budget)
+
+
+def _families(models, task, n_rows) -> tuple:
+    """(short names to search, lines saying which were left out and why)."""
+    from nbml import standard
+
+    table = standard.families(task)
+    missing = _missing_families(standard, task)
+    if models is None or models == "all":
+        names = list(table)
+    else:
+        names = [m.strip() for m in (models.split(",") if isinstance(models, str) else models) if str(m).strip()]
+        unknown = [m for m in names if m not in table and m not in missing]
+        if unknown or not names:
+            raise NbmlError(f"models={models!r}: {', '.join(unknown) or 'none given'} is not a standard {task} "
+                            f"family; choose from {', '.join(list(table) + list(missing))}")
+    skipped = [f"skipped {m}: {missing[m]}" for m in names if m in missing]
+    names = [m for m in names if m in table]
+    if not names:
+        raise NbmlError(f"none of the families asked for can run here ({'; '.join(skipped)})")
+    return sorted(names, key=lambda m: COST.get(m, 10)), skipped
+
+
+def _missing_families(standard, task) -> dict:
+    """Families whose package is not installed: short name -> how to install it."""
+    missing = getattr(standard, "missing_families", None)
+    return dict(missing(task)) if missing is not None else {}
+
+
+# -- one family ----------------------------------------------------------------------------
+
+class Family:
+    """One model family in the search: its recipe, its folds (preprocessed once where only the
+    model's parameters vary), its Optuna study and what its trials have cost and scored."""
+
+    def __init__(self, short, recipe, rows, metric, greater, seed, shared):
+        from nbml.folds import folds_of
+
+        self.short, self.recipe, self.rows, self.metric, self.greater = short, recipe, rows, metric, greater
+        self.dims = self._space()
+        self.folds = folds_of(recipe, rows, metric)
+        self.shared, self._prepared = shared, None
+        self.study = self._study(seed) if self.dims else None
+        self.trials, self.spent, self.best, self.fold_times = 0, 0.0, None, []
+        self.running = []  # per completed trial: running mean score after each fold (for pruning)
+
+    def _space(self):
+        from nbml import space as _space
+        from nbml.recipe import final_estimator
+        from nbml.tuning.defaults import default_space
+
+        try:
+            dims = default_space(final_estimator(self.recipe.pipeline))
+        except NbmlError:
+            return None  # no default space: the family runs its defaults only
+        return _space.resolve(dims, self.recipe.pipeline) if dims else None
+
+    def _study(self, seed):
+        import optuna
+
+        from nbml.tuning.optuna_space import OptunaSpace
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.space = OptunaSpace(self.dims)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # multivariate TPE is marked experimental
+            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, multivariate=True)
+        return optuna.create_study(direction="maximize" if self.greater else "minimize", sampler=sampler)
+
+    @property
+    def prepared(self):
+        """Each fold's rows preprocessed once (on the family's first trial; families whose
+        preprocessing is the same share them), or None where the whole pipeline is fit per trial."""
+        if self._prepared is None:
+            import joblib
+
+            from nbml.tuning.trial import prepare_folds
+
+            steps = getattr(self.recipe.pipeline, "steps", None)
+            key = joblib.hash(steps[:-1]) if steps else None
+            if key is not None and key in self.shared:
+                from nbml.tuning.trial import PreparedFolds
+
+                done = self.shared[key]
+                self._prepared = done if done is False else PreparedFolds(steps[-1][1], steps[-1][0] + "__", done.folds)
+            else:
+                self._prepared = prepare_folds(self.recipe.pipeline, self.folds, list(self.dims or [])) or False
+                if key is not None:
+                    self.shared[key] = self._prepared
+        return self._prepared or None
+
+    @property
+    def tunable(self) -> bool:
+        return self.study is not None
+
+    def ask(self):
+        """(optuna trial or None, params by the pipeline's names): the defaults first."""
+        if self.trials == 0 or not self.tunable:
+            return None, {}
+        trial = self.study.ask(self.space.distributions)
+        return trial, self.space.decode(trial.params)
+
+    def job(self, params, deadline, seed):
+        """What one trial needs, picklable (for joblib / Dask workers)."""
+        from sklearn.base import clone
+
+        if self.prepared is not None:
+            model = clone(self.prepared.estimator).set_params(**self.prepared.strip(params))
+            folds = self.prepared.folds
+        else:
+            model, folds = self.recipe.model(params), self.folds
+        return dict(model=model, folds=folds, rows=self.rows, task=self.recipe.task, metric=self.metric,
+                    greater=self.greater, deadline=deadline, seed=seed, prune_at=self.prune_at())
+
+    def prune_at(self):
+        """The family's median running score after each fold (None until it has a few trials)."""
+        if len(self.running) < MIN_TRIALS_TO_PRUNE:
+            return None
+        width = min(len(r) for r in self.running)
+        return [float(np.median([r[i] for r in self.running])) for i in range(width)]
+
+    def tell(self, trial, outcome):
+        self.trials += 1
+        self.spent += outcome["duration"]
+        self.fold_times.extend(outcome["fold_times"])
+        if outcome["state"] == "complete":
+            self.running.append(outcome["running"])
+            if self.best is None or _better(outcome["score"], self.best["score"], self.greater):
+                self.best = outcome
+        if trial is not None:
+            import optuna
+
+            state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED}.get(
+                outcome["state"], optuna.trial.TrialState.FAIL)
+            self.study.tell(trial, outcome["score"] if state == optuna.trial.TrialState.COMPLETE else None, state=state)
+
+    def fold_cost(self, unit) -> float:
+        """Seconds one fold is expected to take (measured, or estimated from ``unit`` per cost point)."""
+        if self.fold_times:
+            return float(np.median(self.fold_times[-10:]))
+        return unit * COST.get(self.short, 10)
+
+
+def _better(a, b, greater) -> bool:
+    return a > b if greater else a < b
+
+
+def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_at=None) -> dict:
+    """Fit and score one configuration on every fold (the fold engine's ``run_fold``), stopping
+    when its running score falls below the family's median (pruned) or when it would end past
+    ``deadline`` (cut). Returns the outcome with the out-of-fold predictions."""
+    from nbml.folds import _out_of_fold, run_fold
+
+    start, outcomes, scores, running, times = time.perf_counter(), [], [], [], []
+    out = {"state": "complete", "error": None}
+    try:
+        for i, fold in enumerate(folds):
+            began = time.time()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # convergence chatter of many fits
+                outcome = run_fold(model, fold, train_scores=False)
+            times.append(time.time() - began)
+            value = outcome.metrics.get(metric, math.nan)
+            if value is None or not math.isfinite(value):
+                raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
+            outcomes.append(outcome)
+            scores.append(value)
+            running.append(float(np.mean(scores)))
+            left = len(folds) - i - 1
+            if left and i >= 1 and prune_at is not None and i < len(prune_at) and \
+                    _better(prune_at[i], running[-1], greater):  # (after two folds: one fold says little)
+                out["state"] = "pruned"
+                break
+            if left and time.time() + left * np.mean(times) > deadline:
+                out["state"] = "cut"
+                break
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a configuration that fails is a failed trial, with its reason
+        from nbml.errors import describe_error
+
+        out["state"], out["error"] = "fail", describe_error(exc)
+    done = out["state"] == "complete"
+    out.update(score=float(np.mean(scores)) if scores else math.nan, running=running, fold_times=times,
+               duration=time.perf_counter() - start, fold_scores=scores,
+               metrics={m: float(np.mean([o.metrics.get(m, math.nan) for o in outcomes])) for m in outcomes[0].metrics}
+               if done else {},
+               predictions=_out_of_fold(rows, outcomes, task) if done else None,
+               table=_fold_table(outcomes) if done else None)
+    return out
+
+
+def _fold_table(outcomes) -> pd.DataFrame:
+    table = pd.DataFrame([{**o.metrics, **{f"train_{m}": math.nan for m in o.metrics}, "fit_time": o.fit_time,
+                           "score_time": o.score_time} for o in outcomes], index=range(1, len(outcomes) + 1))
+    table.index.name = "fold"
+    return table
+
+
+def _run_job(job):
+    from nbml.tuning.trial import blas_threads
+
+    with blas_threads(job["folds"][0].X_train):
+        return run_trial(**job)
+
+
+# -- the search ----------------------------------------------------------------------------
+
+class AutoML:
+    """The state of one run: families, the clock, the trials and the store."""
+
+    def __init__(self, split, names, metric, cv, seed, budget, n_jobs, scheduler, store, live):
+        from nbml.folds import rows_of
+        from nbml.recipe import prepare
+        from nbml.standard import standard_model
+
+        self.split, self.metric, self.cv, self.seed, self.budget = split, metric, cv, seed, budget
+        self.greater = _metrics.greater_is_better(metric)
+        self.n_jobs, self.scheduler, self.live = n_jobs, scheduler, live
+        self.started = time.perf_counter()
+        self.wall_start = time.time()
+        self.deadline = self.wall_start + budget
+        self.names, self.shared, self.families = list(names), {}, {}
+        self.rows = rows_of(prepare(standard_model("lr" if "lr" in names else names[0], split.task), split, seed), cv)
+        self.url, self.study, self.number = store
+        self.records, self.kept, self.interrupted = [], [], False
+        self.metric_time = 0.0
+        self.skipped = []
+
+    def family(self, short) -> Family:
+        """The family ``short``, made when first needed (its library is imported then, in its turn)."""
+        from nbml.recipe import prepare
+        from nbml.standard import standard_model
+
+        if short not in self.families:
+            recipe = replace(prepare(standard_model(short, self.split.task), self.split, self.seed), name=short)
+            self.families[short] = Family(short, recipe, self.rows, self.metric, self.greater,
+                                          self.seed + self.names.index(short), self.shared)
+        return self.families[short]
+
+    # the clock
+    def left(self) -> float:
+        return self.deadline - time.time()
+
+    def unit(self) -> float:
+        """Seconds per cost point of a fold, from the families measured so far."""
+        measured = [np.median(f.fold_times) / COST.get(f.short, 10) for f in self.families.values() if f.fold_times]
+        return float(np.median(measured)) if measured else 0.01
+
+    def reserve(self) -> float:
+        """Time kept back for the end: choosing the ensemble, refitting its members on
+        train+val, and a margin for a busy machine."""
+        best = self.kept[:4]
+        costs = [self.families[r["family"]].fold_cost(self.unit()) * self.cv / (self.cv - 1) for r in best]
+        choosing = ENSEMBLE_ROUNDS * min(len(self.kept), ENSEMBLE_CANDIDATES) * self.metric_time
+        return REFIT_MARGIN * float(sum(costs)) + choosing + MARGIN * self.budget
+
+    def fits(self, family) -> bool:
+        """Whether a whole trial of ``family`` is expected to end before the refit reserve."""
+        return family.fold_cost(self.unit()) * len(family.folds) < self.left() - self.reserve()
+
+    # running trials
+    def run(self):
+        try:
+            self._first_round()
+            while self.left() - self.reserve() > 0:
+                batch = self._next_batch()
+                if not batch:
+                    break
+                self._evaluate(batch)
+        except KeyboardInterrupt:
+            self.interrupted = True
+
+    def _first_round(self):
+        for short in self.names:
+            family = self.family(short)
+            if family.trials:
+                continue  # resumed
+            if not self.fits(family):
+                need = family.fold_cost(self.unit()) * len(family.folds)
+                self.skipped.append(f"skipped {family.short}: one trial is expected to take {need:.1f} s and "
+                                    f"{max(self.left() - self.reserve(), 0):.1f} s were left")
+                continue
+            self._evaluate([family])
+            if self.left() - self.reserve() <= 0:
+                return
+
+    def ranked(self) -> list:
+        scored = [f for f in self.families.values() if f.best is not None]
+        return sorted(scored, key=lambda f: f.best["score"], reverse=self.greater)
+
+    def _next_batch(self) -> list:
+        """The families that get the next trials: among the promising ones, least time × rank."""
+        ranked = self.ranked()
+        promising = [f for f in ranked[:max(3, math.ceil(len(ranked) / 2))] if f.tunable and self.fits(f)]
+        if not promising:
+            return []
+        order = sorted(promising, key=lambda f: (f.spent + 1e-3) * (ranked.index(f) + 1))
+        width = 1 if self.n_jobs == 1 and self.scheduler is None else max(self.n_jobs, 2)
+        return [order[i % len(order)] for i in range(width)]
+
+    def _evaluate(self, batch):
+        asked = [(family, *family.ask()) for family in batch]
+        jobs = [family.job(params, self.deadline - self.reserve_for(family), self.seed)
+                for family, _, params in asked]
+        if len(jobs) == 1:
+            outcomes = [_run_job(jobs[0])]
+        else:
+            outcomes = self._parallel(jobs)
+        for (family, trial, params), outcome in zip(asked, outcomes):
+            self.told(family, trial, params, outcome)
+
+    def told(self, family, trial, params, outcome):
+        outcome.update(number=self.number, params=params)
+        family.tell(trial, outcome)
+        self._record(family, params, outcome)
+
+    def reserve_for(self, family) -> float:
+        """The end a trial must finish by: before the time kept back, once anything has finished."""
+        return self.reserve() if self.kept else 0.0
+
+    def _parallel(self, jobs):
+        import contextlib
+
+        from joblib import Parallel, delayed
+
+        backend = contextlib.nullcontext()
+        if self.scheduler is not None:
+            from nbml.tuning.distributed import dask_backend
+
+            backend = dask_backend(self.scheduler)
+        with backend:
+            return Parallel(n_jobs=-1 if self.scheduler is not None else self.n_jobs)(
+                delayed(_run_job)(job) for job in jobs)
+
+    def _record(self, family, params, outcome):
+        from nbml import space as _space
+
+        record = {k: outcome[k] for k in ("state", "score", "duration", "metrics", "error")}
+        record.update(family=family.short, number=self.number, elapsed=time.perf_counter() - self.started,
+                      params={_space.short_name(k, family.recipe.pipeline): v for k, v in params.items()},
+                      full=params, score_std=float(np.std(outcome["fold_scores"])) if outcome["fold_scores"] else math.nan)
+        self.number += 1
+        self.records.append(record)
+        if outcome["state"] == "complete":
+            self._keep(dict(record, predictions=outcome["predictions"], table=outcome["table"]))
+        if self.url is not None:
+            from nbml.store import record_trial
+
+            try:
+                record_trial(self.url, self.study, dict(record, method="automl", model=family.short,
+                                                        metric=self.metric, fingerprint=self.split.fingerprint))
+            except Exception as exc:  # noqa: BLE001 - the search goes on unrecorded, and says so
+                warnings.warn(f"nbml stopped recording study {self.study!r}: {exc}", stacklevel=2)
+                self.url = None
+        if self.live is not None:
+            self.live.update(self.leaderboard(), record)
+
+    def _keep(self, record):
+        """Out-of-fold predictions of the best trials (ensemble candidates), and every family's best."""
+        if not self.metric_time and _values(record["predictions"]) is not None:  # one blend's score: time kept back
+            began = time.perf_counter()
+            _score_of(_values(record["predictions"]), record["predictions"], self.metric, self.seed)
+            self.metric_time = time.perf_counter() - began
+        self.kept.append(record)
+        self.kept.sort(key=lambda r: r["score"], reverse=self.greater)
+        bests = {}
+        for r in self.kept:
+            bests.setdefault(r["family"], r)
+        keep = self.kept[:ENSEMBLE_CANDIDATES]
+        self.kept = keep + [r for r in bests.values() if not any(r is k for k in keep)]
+
+    def leaderboard(self) -> pd.DataFrame:
+        rows = []
+        for f in self.families.values():
+            mine = [r for r in self.records if r["family"] == f.short]
+            if not mine:
+                continue
+            rows.append({"family": f.short, f"best {self.metric}": f.best["score"] if f.best else math.nan,
+                         "trials": len(mine), "pruned or cut": sum(r["state"] in ("pruned", "cut") for r in mine),
+                         "failed": sum(r["state"] == "fail" for r in mine), "time (s)": round(f.spent, 2),
+                         "best params": _params_text(next((r["params"] for r in mine if f.best is not None
+                                                           and r["number"] == f.best["number"]), {}))})
+        table = pd.DataFrame(rows)
+        if table.empty:
+            return table
+        table = table.sort_values(f"best {self.metric}", ascending=not self.greater, na_position="last")
+        return table.set_index("family")
+
+
+def _params_text(params) -> str:
+    return ", ".join(f"{k}={_metrics_fmt(v)}" for k, v in (params or {}).items()) or "defaults"
+
+
+def _metrics_fmt(v):
+    return f"{v:.4g}" if isinstance(v, float) else repr(v) if isinstance(v, str) else str(v)
+
+
+# -- the ensemble --------------------------------------------------------------------------
+
+def caruana(candidates, metric, greater, seed, rounds=ENSEMBLE_ROUNDS):
+    """Caruana et al. (2004) ensemble selection: add, with replacement, the candidate whose
+    addition scores best out-of-fold; keep the best prefix. Returns (counts, score); the first
+    pick is the best single candidate, so the ensemble never scores below it."""
+    preds = [c["predictions"] for c in candidates]
+    values = [_values(p) for p in preds]
+    counts, total = np.zeros(len(preds), dtype=int), None
+    best_counts, best_score = None, None
+    for r in range(rounds):
+        trial_scores = []
+        for j in range(len(preds)):
+            mix = values[j] if total is None else (total + values[j]) / (r + 1)
+            trial_scores.append(_score_of(mix, preds[0], metric, seed))
+        j = int(np.nanargmax(trial_scores) if greater else np.nanargmin(trial_scores))
+        counts[j] += 1
+        total = values[j].copy() if total is None else total + values[j]
+        if best_score is None or _better(trial_scores[j], best_score, greater):
+            best_counts, best_score, since = counts.copy(), trial_scores[j], 0
+        else:
+            since += 1
+            if since == PATIENCE:
+                break
+    return best_counts, best_score
+
+
+def _values(pred):
+    return pred.proba if pred.task == "classification" else np.asarray(pred.y_pred, dtype=float)
+
+
+def blended(preds, counts) -> Predictions:
+    """The out-of-fold predictions of the weighted average of ``preds``."""
+    weights = np.asarray(counts, dtype=float) / np.sum(counts)
+    first = preds[0]
+    if first.task == "classification":
+        proba = sum(w * p.proba for w, p in zip(weights, preds) if w > 0)
+        return Predictions(first.task, first.y_true, np.asarray(first.classes)[proba.argmax(axis=1)], first.classes,
+                           proba, label="out-of-fold")
+    y_pred = sum(w * np.asarray(p.y_pred, dtype=float) for w, p in zip(weights, preds) if w > 0)
+    return Predictions(first.task, first.y_true, y_pred, label="out-of-fold")
+
+
+def _score_of(mix, like, metric, seed):
+    if like.task == "classification":
+        p = Predictions(like.task, like.y_true, np.asarray(like.classes)[mix.argmax(axis=1)], like.classes, mix)
+    else:
+        p = Predictions(like.task, like.y_true, mix)
+    value = p.metrics(seed).get(metric, math.nan)
+    return math.nan if value is None else float(value)
+
+
+# -- the results ---------------------------------------------------------------------------
+
+def _with(predictions, metric, seed) -> dict:
+    """The task's metrics of ``predictions`` and ``metric`` (a scorer name) beside them."""
+    values = predictions.metrics(seed)
+    values.get(metric)
+    return dict(values)
+
+
+def _trained(run, record, fitted) -> TrainResult:
+    family = run.families[record["family"]]
+    recipe = family.recipe.with_params(record["full"])
+    return TrainResult(task=recipe.task, metrics=_with(record["predictions"], run.metric, recipe.seed), train_metrics={},
+                       split=run.split, name=f"{record['family']} (automl)", recipe=recipe,
+                       predictions=record["predictions"], cv=record["table"], params=dict(record["params"]),
+                       fit_time=float(record["table"]["fit_time"].sum()), fitted_model=fitted, fitted_on="train+val",
+                       note=f"trial {record['number']} of the automl run; out-of-fold on train+val")
+
+
+def _finish(run, ensemble: bool):
+    """(best TrainResult, ensemble TrainResult or None): the ensemble chosen first, on the
+    out-of-fold predictions; then only the models kept are refit on train+val."""
+    from nbml.folds import fit_model
+
+    if not run.kept:
+        raise NbmlError(f"no trial finished within the {run.budget:g} s budget; give a larger budget (or "
+                        f"cheaper families, e.g. --models lr,nb)")
+    best = run.kept[0]
+    members, counts, score = [best], np.array([1]), best["score"]
+    usable = [r for r in run.kept if run.split.task == "regression" or r["predictions"].proba is not None]
+    if ensemble and len(usable) > 1:
+        counts, score = caruana(usable, run.metric, run.greater, run.seed)
+        members = [r for r, c in zip(usable, counts) if c > 0]
+        counts = counts[counts > 0]
+    wins = len(members) > 1 and _better(score, best["score"], run.greater)
+    X, y = run.split.X_trainval, run.split.y_trainval
+    fitted = {}
+    for r in ([best] + [m for m in members if m is not best]) if wins else [best]:
+        recipe = run.families[r["family"]].recipe.with_params(r["full"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted[id(r)] = fit_model(recipe.model(), X, y, run.split.task, recipe.fit_params_for(X.index))
+    best_result = _trained(run, best, fitted[id(best)])
+    return best_result, _ensemble(run, members, counts, fitted, best_result) if wins else None
+
+
+def _ensemble(run, members, counts, fitted, best_result) -> TrainResult:
+    from nbml.ensembling import build
+    from nbml.recipe import prepare
+    from nbml.training import unique_names
+
+    names = unique_names([r["family"] for r in members], suffix="{name}_{n}")
+    pipelines = [run.families[r["family"]].recipe.with_params(r["full"]).pipeline for r in members]
+    combined = build("soft", list(zip(names, pipelines)), run.split.task, weights=[int(c) for c in counts])
+    recipe = replace(prepare(combined, run.split, run.seed, "none"), name="automl ensemble")
+    model = _fitted_voting(combined, [fitted[id(r)] for r in members], run.split)
+    preds = blended([r["predictions"] for r in members], counts)
+    member_scores = {n: r["score"] for n, r in zip(names, members)}
+    comparison = pd.DataFrame({run.metric: list(member_scores.values()) + [preds.metrics(run.seed).get(run.metric)],
+                               "weight": [int(c) for c in counts] + [int(np.sum(counts))]},
+                              index=pd.Index(names + ["ensemble"], name="model"))
+    gain = comparison[run.metric].iloc[-1] - best_result.metrics[run.metric]
+    return TrainResult(task=run.split.task, metrics=_with(preds, run.metric, run.seed), train_metrics={}, split=run.split,
+                       name=f"automl ensemble of {', '.join(f'{n}×{int(c)}' for n, c in zip(names, counts))}",
+                       recipe=recipe, predictions=preds, params={"members": names, "weights": [int(c) for c in counts]},
+                       fit_time=sum(r["table"]["fit_time"].sum() for r in members), fitted_model=model,
+                       fitted_on="train+val", comparison=comparison,
+                       note=f"Caruana ensemble selection on out-of-fold predictions: {gain:+.4f} {run.metric} over "
+                            f"the best single model ({best_result.name}).")
+
+
+def _fitted_voting(combined, fitted_members, split):
+    """The voting ensemble with the members already fit on train+val (each fit once, not again)."""
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
+
+    combined.estimators_ = list(fitted_members)
+    combined.named_estimators_ = Bunch(**{n: m for (n, _), m in zip(combined.estimators, fitted_members)})
+    if split.task == "classification":
+        combined.le_ = LabelEncoder().fit(split.y_trainval)
+        combined.classes_ = combined.le_.classes_
+    return combined
+
+
+# -- the entry point -----------------------------------------------------------------------
+
+def automl(split=None, budget=60, models=None, metric=None, cv=5, seed=0, ensemble=True, n_jobs=None,
+           scheduler=None, study=None, storage=None, resume=False, live=None, data=None, target=None) -> AutoMLResult:
+    """Search across model families for ``budget`` seconds on the active split's train+val rows
+    (``cv``-fold CV; the test rows stay untouched) and end in an ensemble of the best trials when
+    it beats the best single one out-of-fold. ``models``: short family names (``"hgb,lgbm,rf,lr"``;
+    default: every standard family installed); ``metric``: the task's metric or a scikit-learn
+    scorer name (default: roc_auc for two classes, log_loss for more, r2 for regression);
+    ``n_jobs`` / ``scheduler``: trials in parallel (a Dask scheduler address as ``%tune``);
+    ``study`` / ``storage`` / ``resume``: the store (``resume=True`` continues the last automl
+    study of this data). Ctrl-C ends the search and keeps the best so far. The returned
+    ``AutoMLResult`` is the final model as a TrainResult with ``leaderboard``, ``best``,
+    ``ensemble`` and ``history``."""
+    from nbml.folds import check_folds
+    from nbml.recipe import resolve_split
+    from nbml.tuning.search import _check_n_jobs
+
+    budget = _check_budget(budget)
+    data_split = resolve_split(split, data, target, seed=seed)
+    task = data_split.task
+    if task not in ("classification", "regression"):
+        raise NbmlError(f"automl searches classification and regression models; this split is {task}")
+    metric = _metric(metric, task, data_split)
+    check_folds(cv, data_split.X_trainval, data_split.y_trainval, task)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise NbmlError(f"seed={seed!r} must be an integer")
+    n_jobs = _check_n_jobs(n_jobs)
+    names, skipped = _families(models, task, len(data_split.X_trainval))
+    for line in skipped:
+        warnings.warn(line, stacklevel=2)
+    store = _store(storage, study, resume, data_split.fingerprint)
+    run = AutoML(data_split, names, metric, cv, int(seed), budget, n_jobs, scheduler, store[:3], _live(live))
+    run.skipped = list(skipped)
+    if resume:
+        _resume(run, store[3])
+    if run.live is not None:
+        run.live.start(run)
+    run.run()
+    try:
+        best, ens = _finish(run, ensemble)
+    finally:
+        if run.live is not None:
+            run.live.end(run)
+    final = ens if ens is not None else best
+    result = AutoMLResult(**{f.name: getattr(final, f.name) for f in fields(TrainResult)},
+                          leaderboard=run.leaderboard(), best=best, ensemble=ens, history=_history(run),
+                          budget=budget, elapsed=time.perf_counter() - run.started, interrupted=run.interrupted,
+                          skipped=run.skipped, study=run.study if run.url else None, metric=metric)
+    from nbml.training import _recorded
+
+    return _recorded(result)
+
+
+def _metric(metric, task, split):
+    if metric is None:
+        if task == "regression":
+            return "r2"
+        return "roc_auc" if split.y_trainval.nunique() == 2 else "log_loss"
+    return _metrics.check_metric(metric, task)
+
+
+def _history(run) -> pd.DataFrame:
+    rows = [{"number": r["number"], "family": r["family"], "score": r["score"], "state": r["state"],
+             "duration": r["duration"], "elapsed": r["elapsed"], "params": _params_text(r["params"]),
+             "error": r["error"]} for r in run.records]
+    return pd.DataFrame(rows, columns=["number", "family", "score", "state", "duration", "elapsed", "params",
+                                       "error"]).set_index("number")
+
+
+# -- the store -------------------------------------------------------------------------------
+
+def _store(storage, study, resume, fingerprint):
+    """(url, study, next trial number, earlier trials of the study)."""
+    from datetime import datetime, timezone
+
+    from nbml.tuning.search import _open_store
+
+    if study is not None and (not isinstance(study, str) or not study.strip()):
+        raise NbmlError(f"study={study!r} must be a non-empty name")
+    url = _open_store(storage)
+    if study is None and resume and url is not None:
+        study = _last_study(url, fingerprint)
+        if study is None:
+            warnings.warn("resume=True found no earlier automl study of this data; starting a new one", stacklevel=3)
+    if study is None:
+        study = f"automl-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S-%f')}"
+    previous = _previous(url, study) if url is not None else pd.DataFrame()
+    number = int(previous["number"].max()) + 1 if len(previous) else 0
+    return url, study, number, previous
+
+
+def _last_study(url, fingerprint):
+    from nbml.store import _read
+
+    frame = _read(url, "SELECT study FROM nbml_trials WHERE method = 'automl' AND fingerprint = :f "
+                       "ORDER BY id DESC LIMIT 1", {"f": fingerprint})
+    return None if frame.empty else frame["study"].iloc[0]
+
+
+def _previous(url, study):
+    from nbml.store import _read
+
+    return _read(url, "SELECT number, model, params, score, state, duration FROM nbml_trials WHERE study = :s "
+                      "AND method = 'automl' ORDER BY number", {"s": study})
+
+
+def _resume(run, previous):
+    """Continue a stored study: each family's Optuna study learns its earlier trials, and each
+    family's best earlier configuration is scored again first (its out-of-fold predictions are
+    not stored, and the ensemble needs them)."""
+    import json
+
+    import optuna
+
+    for short in run.names:
+        family = run.family(short)
+        mine = previous[(previous["model"] == family.short) & (previous["state"] == "complete")]
+        if mine.empty:
+            continue
+        best_params = None
+        for row in mine.itertuples():
+            params = _full_params(family, json.loads(row.params))
+            if family.tunable and params and set(params) == set(family.dims):
+                encoded = _encode(family, params)
+                if encoded is not None:
+                    family.study.add_trial(optuna.trial.create_trial(params=encoded,
+                                                                     distributions=family.space.distributions,
+                                                                     value=float(row.score)))
+            if best_params is None or _better(float(row.score), best_params[0], run.greater):
+                best_params = (float(row.score), params)
+        family.trials = len(mine)
+        family.resumed = best_params[1]
+    for family in run.families.values():
+        params = getattr(family, "resumed", None)
+        if params is not None and run.left() > 0:
+            run.told(family, None, params, _run_job(family.job(params, run.deadline, run.seed)))
+
+
+def _full_params(family, short):
+    names = {k.rsplit("__", 1)[-1]: k for k in (family.dims or {})}
+    return {names.get(k, k): v for k, v in short.items()}
+
+
+def _encode(family, params):
+    """A stored configuration in the Optuna space's own terms (an index for ordered lists)."""
+    out = {}
+    for name, value in params.items():
+        ordered, dim = family.space.ordered[name], family.dims[name]
+        if ordered is not None:
+            if value not in ordered:
+                return None
+            out[name] = ordered.index(value)
+        elif hasattr(dim, "labels"):
+            labels = dim.labels
+            if value not in dim.values:
+                return None
+            out[name] = labels[dim.values.index(value)]
+        else:
+            out[name] = value
+    return out
+
+
+# -- the live leaderboard --------------------------------------------------------------------
+
+def _live(live):
+    from nbml.tuning.live import in_notebook
+
+    if live is False or (live is None and not in_notebook()):
+        return None
+    if live == "text" or (live is True and not in_notebook()):
+        return TextBoard()
+    if live in (None, True):
+        return NotebookBoard()
+    raise NbmlError(f"live={live!r} is not True, False, None or 'text'")
+
+
+class NotebookBoard:
+    """The leaderboard displayed once and updated in place (one display handle, at most twice a second)."""
+
+    def start(self, run):
+        from IPython.display import HTML, display
+
+        self.run, self.shown = run, 0.0
+        self.handle = display(HTML("<i>automl: starting…</i>"), display_id=True)
+
+    def update(self, board, record, force=False):
+        if not force and time.perf_counter() - self.shown < 0.5:
+            return
+        from IPython.display import HTML
+
+        self.shown = time.perf_counter()
+        left = max(self.run.left(), 0)
+        self.handle.update(HTML(f"<div><b>automl</b>: {len(self.run.records)} trials, {left:.0f} s left"
+                                f"{board.to_html() if len(board) else ''}</div>"))
+
+    def end(self, run):
+        self.update(run.leaderboard(), None, force=True)
+
+
+class TextBoard:
+    """One line per new best (terminals, ``live='text'``)."""
+
+    def start(self, run):
+        self.run, self.best = run, None
+
+    def update(self, board, record, force=False):
+        if record is None or record["state"] != "complete":
+            return
+        if self.best is None or _better(record["score"], self.best, self.run.greater):
+            self.best = record["score"]
+            print(f"automl {record['elapsed']:6.1f} s: new best {self.run.metric} {record['score']:.4f} "
+                  f"({record['family']}, {_params_text(record['params'])})", flush=True)
+
+    def end(self, run):
+        print(f"automl: {len(run.records)} trials in {time.perf_counter() - run.started:.1f} s", flush=True)

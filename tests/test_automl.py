@@ -1,0 +1,172 @@
+"""%automl / nbml.automl: families under a time budget, ending in an ensemble; honest scores."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import refused
+
+import nbml
+from nbml.errors import NbmlError
+
+
+@pytest.fixture
+def cancer_split(cancer):
+    split = nbml.split(cancer, target="target", seed=0, activate=False)
+    yield split
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=600, n_features=12, n_informative=6, flip_y=0.1, random_state=3)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(12)])
+    df["y"] = y
+    return df
+
+
+def test_a_short_budget_is_kept_and_gives_an_out_of_fold_result(cancer_split):
+    start = time.perf_counter()
+    result = nbml.automl(cancer_split, budget=10, live=False, storage=None)
+    took = time.perf_counter() - start
+    assert took < 11, f"a 10 s budget took {took:.1f} s"
+    assert isinstance(result, nbml.AutoMLResult) and isinstance(result, nbml.TrainResult)
+    assert result.metric == "roc_auc" and result.fitted_on == "train+val"
+    assert result.predictions.label == "out-of-fold"
+    assert len(result.predictions.y_true) == len(cancer_split.X_trainval)
+    assert "lr" in result.leaderboard.index and len(result.leaderboard) >= 5  # cheapest first
+    assert result.leaderboard["trials"].sum() + sum("skipped" in s for s in result.skipped) >= len(result.history)
+    assert result.best.metrics["roc_auc"] > 0.98
+    # the test rows are untouched: the model predicts them for the first time here
+    assert nbml.evaluate(result, on="test").metrics["roc_auc"] > 0.97
+
+
+def test_the_ensemble_never_scores_below_its_best_member_out_of_fold(noisy):
+    split = nbml.split(noisy, target="y", seed=1, activate=False)
+    for metric in ("roc_auc", "accuracy", "log_loss"):
+        result = nbml.automl(split, budget=5, models="lr,nb,knn,tree,rf", metric=metric, live=False, storage=None)
+        greater = metric != "log_loss"
+        assert len(result.history) > len(result.leaderboard)  # the promising families were tuned
+        best = result.best.metrics[metric]
+        if result.ensemble is not None:
+            ens = result.ensemble.metrics[metric]
+            assert (ens > best) if greater else (ens < best), (metric, ens, best)
+            members = result.ensemble.comparison[metric].iloc[:-1]
+            assert (ens >= members.max()) if greater else (ens <= members.min())
+            assert result.name == result.ensemble.name
+        else:
+            assert result.name == result.best.name
+        final = result.metrics[metric]
+        assert (final >= best) if greater else (final <= best)
+
+
+def test_regression_and_a_scorer_name(diabetes):
+    split = nbml.split(diabetes, target="target", seed=0, activate=False)
+    result = nbml.automl(split, budget=4, models="ridge,lasso,hgb", metric="neg_mean_absolute_error", live=False,
+                         storage=None)
+    assert result.task == "regression" and result.metric == "neg_mean_absolute_error"
+    assert result.metrics["neg_mean_absolute_error"] < 0
+    assert set(result.leaderboard.index) == {"ridge", "lasso", "hgb"}
+
+
+def test_ctrl_c_keeps_the_best_so_far(cancer_split):
+    timer = threading.Timer(2.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        start = time.perf_counter()
+        result = nbml.automl(cancer_split, budget=60, models="lr,svm,knn,rf", live=False, storage=None)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 30
+    assert result.interrupted
+    assert result.best is not None and result.best.metrics["roc_auc"] > 0.95
+    assert "interrupted" in repr(result)
+
+
+def test_resume_continues_the_study(cancer_split, tmp_path):
+    from nbml.store import trials
+
+    store = str(tmp_path / "automl.db")
+    first = nbml.automl(cancer_split, budget=3, models="lr,knn", study="auto-1", storage=store, live=False)
+    stored = trials("auto-1", storage=store)
+    assert len(stored) == len(first.history) and set(stored["model"]) <= {"lr", "knn"}
+    second = nbml.automl(cancer_split, budget=3, models="lr,knn", storage=store, resume=True, live=False)
+    assert second.study == "auto-1"
+    assert second.history.index.min() > first.history.index.max()  # numbers go on
+    assert len(trials("auto-1", storage=store)) == len(first.history) + len(second.history)
+    # each family starts from its best earlier configuration
+    assert second.best.metrics["roc_auc"] >= first.best.metrics["roc_auc"] - 1e-9
+
+
+def test_trials_run_in_parallel(cancer_split):
+    result = nbml.automl(cancer_split, budget=6, models="lr,knn,tree", n_jobs=2, live=False, storage=None)
+    assert len(result.history) >= 3 and result.best is not None
+
+
+def test_coin_flip_labels_score_chance_with_memorizing_families():
+    """The leak audit: random labels, a model that memorizes (a full tree, 1-NN): every score automl
+    reports is out-of-fold, and the test rows score chance too."""
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame(rng.normal(size=(500, 6)), columns=[f"x{i}" for i in range(6)])
+    df["y"] = rng.integers(0, 2, size=500)
+    split = nbml.split(df, target="y", seed=0, activate=False)
+    result = nbml.automl(split, budget=4, models="tree,knn", metric="accuracy", live=False, storage=None)
+    assert abs(result.metrics["accuracy"] - 0.5) < 0.08
+    assert abs(result.best.metrics["accuracy"] - 0.5) < 0.08
+    assert result.leaderboard["best accuracy"].max() < 0.6
+    assert abs(nbml.evaluate(result, on="test").metrics["accuracy"] - 0.5) < 0.12
+    with pytest.raises(NbmlError, match="test"):
+        nbml.evaluate(result, on="val")  # fit on train+val: only the test rows are held out
+
+
+@pytest.mark.parametrize("kwargs, phrase", [
+    ({"budget": 0}, "budget=0"),
+    ({"budget": -5}, "budget=-5"),
+    ({"budget": "soon"}, "budget='soon'"),
+    ({"budget": 5, "models": "lr,forest"}, "forest"),
+    ({"budget": 5, "metric": "r2"}, "r2"),
+    ({"budget": 5, "cv": 1}, "cv=1"),
+])
+def test_bad_input_is_one_line(cancer_split, kwargs, phrase):
+    with pytest.raises(NbmlError) as info:
+        nbml.automl(cancer_split, live=False, storage=None, **kwargs)
+    assert phrase in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_magic_runs_on_the_active_split_and_evaluates_on_test(run, cancer):
+    assert run("import nbml; nbml.split(__import__('sklearn.datasets', fromlist=['x']).load_breast_cancer("
+               "as_frame=True).frame, target='target', seed=0);").error is None
+    cell = run("%automl --budget 3 --models lr,nb,tree --no-live -o auto")
+    assert cell.error is None, cell.err
+    assert run("isinstance(auto, nbml.AutoMLResult) and auto.fitted_on == 'train+val'").value is True
+    evaluated = run("%evaluate auto --on test")
+    assert evaluated.error is None and evaluated.value.metrics["roc_auc"] > 0.9
+    refused(run("%evaluate auto --on val"), "train+val", "test")
+    assert run("%evaluate auto.best --on test").error is None
+
+
+def test_the_magic_splits_a_frame_given(run, cancer):
+    run("import sklearn.datasets as _d; frame = _d.load_breast_cancer(as_frame=True).frame")
+    cell = run("%automl frame --target target --budget 2 --models lr --no-live -o auto2")
+    assert cell.error is None, cell.err
+    assert run("auto2.best.name").value == "lr (automl)"
+
+
+@pytest.mark.parametrize("line, phrases", [
+    ("%automl --budget 0 --models lr", ("budget=0",)),
+    ("%automl --budget 3 --models lr,forest", ("forest", "choose from")),
+    ("%automl --budget 3 --metric r2", ("r2",)),
+])
+def test_bad_magic_input_is_one_line(run, cancer, line, phrases):
+    run("nbml.split(__import__('sklearn.datasets', fromlist=['x']).load_breast_cancer(as_frame=True).frame, "
+        "target='target', seed=0);")
+    before = run("sorted(k for k in globals() if not k.startswith('_'))").value
+    refused(run(line + " --no-live -o lost"), *phrases)
+    assert run("'lost' in globals()").value is False
+    assert run("sorted(k for k in globals() if not k.startswith('_'))").value == before
