@@ -97,7 +97,7 @@ class BoundaryDisplay:
         display = DecisionBoundaryDisplay(xx0=xx0, xx1=xx1, response=response.reshape(xx0.shape).astype(float),
                                           n_classes=2 if classes is None else len(classes),
                                           xlabel=axes_names[0], ylabel=axes_names[1])
-        keep = np.random.RandomState(seed).permutation(len(P_held))[:MAX_POINTS]
+        keep = np.sort(np.random.RandomState(seed).permutation(len(P_held))[:MAX_POINTS])
         return cls(display=display, points=P_held[keep], y=np.asarray(y)[keep], classes=classes,
                    axes_names=axes_names, how=how, label=label, n_fit=len(P_fit))
 
