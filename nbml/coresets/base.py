@@ -317,6 +317,13 @@ def weighted_sample(scores, weights, m, rng, codes=None, minimum_per_class=1):
 
     ``scores`` are each row's total importance (already including its current weight).
     """
+    idx, w, _ = sample_with_certainty(scores, weights, m, rng, codes, minimum_per_class)
+    return idx, w
+
+
+def sample_with_certainty(scores, weights, m, rng, codes=None, minimum_per_class=1):
+    """``weighted_sample``, also saying which drawn rows were certain (inclusion probability 1:
+    they stand for themselves only, and later calibration leaves their weights alone)."""
     n = len(scores)
     scores = np.asarray(scores, dtype=float)
     scores = np.where(scores > 0, scores, scores[scores > 0].min() if (scores > 0).any() else 1.0)
@@ -326,7 +333,7 @@ def weighted_sample(scores, weights, m, rng, codes=None, minimum_per_class=1):
     counts = np.bincount(codes, minlength=n_strata)
     totals = np.bincount(codes, weights=scores, minlength=n_strata)
     alloc = allocate(totals, counts, m, minimum_per_class)
-    picked, new_weights = [], []
+    picked, new_weights, certain = [], [], []
     for c in range(n_strata):
         rows = np.flatnonzero(codes == c)
         k = int(alloc[c])
@@ -335,6 +342,7 @@ def weighted_sample(scores, weights, m, rng, codes=None, minimum_per_class=1):
         if k >= len(rows):
             picked.append(rows)
             new_weights.append(weights[rows])
+            certain.append(np.ones(len(rows), dtype=bool))
             continue
         pi = inclusion_probabilities(scores[rows], k)
         chosen = systematic_sample(pi, rng)
@@ -346,12 +354,13 @@ def weighted_sample(scores, weights, m, rng, codes=None, minimum_per_class=1):
             w[uncertain] *= target_total / w[uncertain].sum()
         picked.append(rows[chosen])
         new_weights.append(w)
+        certain.append(~uncertain)
     if not picked:
-        return np.empty(0, dtype=np.int64), np.empty(0)
+        return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=bool)
     idx = np.concatenate(picked)
     w = np.concatenate(new_weights)
     order = np.argsort(idx, kind="stable")
-    return idx[order], w[order]
+    return idx[order], w[order], np.concatenate(certain)[order]
 
 
 def standardize(X, w):
@@ -368,7 +377,7 @@ def standardize(X, w):
 def reduce(X, y, w, m, method, task, rng, minimum_per_class=None):
     """Reduce weighted rows (X, y, w) to about ``m`` rows with ``method``; (positions, weights)."""
     from nbml.coresets.lightweight import lightweight_scores
-    from nbml.coresets.sensitivity import sensitivity_scores
+    from nbml.coresets.sensitivity import classification_sample, sensitivity_scores
 
     labels, codes = strata_codes(y, task)
     n_classes = 0 if labels is None else len(labels)
@@ -376,8 +385,10 @@ def reduce(X, y, w, m, method, task, rng, minimum_per_class=None):
         minimum_per_class = 2 if n_classes and m >= 2 * n_classes else 1
     if method == "uniform":
         return weighted_sample(w, w, m, rng, codes=None)
+    if method == "sensitivity" and task == "classification":
+        return classification_sample(X, w, m, rng, codes, minimum_per_class)
     if method == "sensitivity":
-        scores = sensitivity_scores(X, y, w, task, codes, rng=rng)
+        scores = sensitivity_scores(X, y, w, task, codes)
     elif method == "lightweight":
         scores = lightweight_scores(X, y, w, task, codes)
     else:  # pragma: no cover - resolved before

@@ -37,6 +37,8 @@ import numpy as np
 _BLOCK = 32_768  # rows per block (bounds temporary memory)
 PILOT_ROWS = 20_000  # rows the pilot fit sees: past this, more rows only slow it down
 MIX = 0.1  # share of the (worst-case) bound in a classification score; the rest is the pilot's
+# calibration may raise a weight at most this many times (lowering one only trims that row's say)
+RAKE_RATIO = 20.0
 
 
 def _blocks(n):
@@ -103,20 +105,11 @@ def _stratum_leverage(X, w, rows, unit):
     return out
 
 
-def sensitivity_scores(X, y, w, task, codes=None, rng=None):
-    """Sensitivity (importance) of every weighted row; larger = keep more likely.
-
-    Classification with ``rng``: the pilot fit's scores mixed with the bound (module docstring);
-    without ``rng``, or where no pilot can be fit (one class), the bound alone.
-    """
+def sensitivity_scores(X, y, w, task, codes=None):
+    """Upper-bound sensitivity (importance) of every weighted row; larger = keep more likely."""
     w = np.asarray(w, dtype=float)
     if task == "classification":
-        bound = _classification_bound(X, w, codes)
-        pilot = None if rng is None else pilot_scores(X, codes, w, bound, rng)
-        if pilot is None:
-            return w * bound
-        total = w.sum()
-        return w * ((1 - MIX) * pilot / ((w @ pilot) / total) + MIX * bound / ((w @ bound) / total))
+        return w * _classification_bound(X, w, codes)
     # regression: squared-loss leverage of [X, y, 1]
     h = leverage(np.column_stack([X, np.asarray(y, dtype=float)]), w)
     uniform = (w @ h) / w.sum()
@@ -132,19 +125,35 @@ def _classification_bound(X, w, codes):
     return root + uniform[codes]
 
 
-def pilot_scores(X, codes, w, bound, rng):
-    """Per-copy ``(1 - p(y|x)) * |H^{-1} [z, 1]|`` under a pilot logistic regression; None for one class."""
+def classification_sample(X, w, m, rng, codes, minimum_per_class):
+    """``(positions, weights)`` of ``m`` rows drawn by the pilot's scores, weights calibrated to
+    the pilot's gradient (module docstring); the bound alone where no pilot can be fit."""
     from threadpoolctl import threadpool_limits
 
-    if len(np.unique(codes)) < 2:
-        return None
+    from nbml.coresets.base import sample_with_certainty
+
+    w = np.asarray(w, dtype=float)
+    bound = _classification_bound(X, w, codes)
+    # blocks of 30-odd columns gain nothing from BLAS threads (see leverage)
     with threadpool_limits(limits=1, user_api="blas"):
-        model, mean, scale = _pilot_fit(X, codes, w, bound, rng)
-        return _residual_scores(X, codes, w, model, mean, scale)
+        pilot = _pilot_fit(X, codes, w, bound, rng) if len(np.unique(codes)) > 1 else None
+        scores, totals = _residual_scores(X, codes, w, pilot) if pilot else (None, None)
+        total = w.sum()
+        if scores is None or not (w @ scores) > 0:
+            return sample_with_certainty(w * bound, w, m, rng, codes, minimum_per_class)[:2]
+        mixed = w * ((1 - MIX) * scores / ((w @ scores) / total) + MIX * bound / ((w @ bound) / total))
+        idx, new_w, certain = sample_with_certainty(mixed, w, m, rng, codes, minimum_per_class)
+        aux = _balance_columns(X[idx], codes[idx], pilot)
+    calibrated = rake(new_w[~certain], aux[~certain], totals - new_w[certain] @ aux[certain])
+    if calibrated is not None:
+        new_w = new_w.copy()
+        new_w[~certain] = calibrated
+    return idx, new_w
 
 
 def _pilot_fit(X, codes, w, bound, rng):
-    """A logistic regression on standardised features, fit on at most PILOT_ROWS weighted rows."""
+    """A logistic regression on standardised features, fit on at most PILOT_ROWS weighted rows;
+    returns ``(model, mean, scale)``."""
     from sklearn.linear_model import LogisticRegression
 
     from nbml.coresets.base import weighted_sample
@@ -164,29 +173,83 @@ def _pilot_fit(X, codes, w, bound, rng):
     return model, mean, scale
 
 
-def _residual_scores(X, codes, w, model, mean, scale):
-    """Residual times the length of ``H^{-1} a`` for every row, in two passes over blocks of rows."""
+def _residual_scores(X, codes, w, pilot):
+    """Per-copy ``(1 - p(y|x)) * |H^{-1} a|`` of every row, and the weighted totals of the
+    balance columns; two passes over blocks of rows."""
+    model = pilot[0]
     d = X.shape[1] + 1
-    residual, curvature = np.empty(len(X)), np.empty(len(X))
+    residual = np.empty(len(X))
     hessian = np.zeros((d, d))
+    totals = 0.0
     for s, e in _blocks(len(X)):
-        a = _augmented(X[s:e], mean, scale)
+        a = _augmented(X[s:e], pilot)
         p = model.predict_proba(a[:, :-1])
         residual[s:e] = 1.0 - p[np.arange(e - s), codes[s:e]]
         # 1 - sum p_k^2: the logistic curvature p(1-p) (twice it) for two classes, its analogue for more
-        curvature[s:e] = 1.0 - np.einsum("ij,ij->i", p, p)
-        hessian += a.T @ (a * (w[s:e] * curvature[s:e])[:, None])
+        curvature = 1.0 - np.einsum("ij,ij->i", p, p)
+        hessian += a.T @ (a * (w[s:e] * curvature)[:, None])
+        totals = totals + w[s:e] @ _balance_columns(X[s:e], codes[s:e], pilot, a, p)
     hessian /= w.sum()
     hessian[np.diag_indices(d)] += 1e-8 * np.trace(hessian) / d + 1e-300
     inverse = np.linalg.inv(hessian)
     out = np.empty(len(X))
     for s, e in _blocks(len(X)):
-        g = _augmented(X[s:e], mean, scale) @ inverse
+        g = _augmented(X[s:e], pilot) @ inverse
         out[s:e] = residual[s:e] * np.sqrt(np.einsum("ij,ij->i", g, g))
-    return out
+    return out, totals
 
 
-def _augmented(block, mean, scale):
+def _augmented(block, pilot):
     """``[z, 1]`` for a block of rows (standardised as the pilot saw them), in float64."""
+    _, mean, scale = pilot
     z = (block.astype(np.float64) - mean) / scale
     return np.column_stack([z, np.ones(len(z))])
+
+
+def _balance_columns(block, codes, pilot, a=None, p=None):
+    """What the calibrated weights must total to: one indicator per class (the rows each class
+    stands for) and the log-loss gradient at the pilot, ``(onehot - p) ⊗ [z, 1]`` (one class
+    left out: the classes' gradients sum to zero)."""
+    a = _augmented(block, pilot) if a is None else a
+    p = pilot[0].predict_proba(a[:, :-1]) if p is None else p
+    onehot = np.zeros_like(p)
+    onehot[np.arange(len(codes)), codes] = 1.0
+    gradient = ((onehot - p)[:, 1:, None] * a[:, None, :]).reshape(len(a), -1)
+    return np.column_stack([onehot, gradient])
+
+
+def rake(w, columns, target, iterations=50):
+    """Weights ``w * exp(columns @ lam)`` — the closest to ``w`` in Kullback-Leibler divergence —
+    whose weighted column totals equal ``target`` (raking, Deville and Särndal 1992); None when
+    there are too few rows, the target is out of reach, or it would move a weight by more than
+    ``RAKE_RATIO``."""
+    if len(w) <= 2 * columns.shape[1]:
+        return None
+    norm = np.abs(columns).T @ w
+    keep = norm > 0
+    if np.any(np.abs(target[~keep]) > 1e-9 * (np.abs(target).max() + 1.0)):
+        return None
+    Z, t = columns[:, keep] / norm[keep], target[keep] / norm[keep]
+    lam = np.zeros(Z.shape[1])
+
+    def dual(lam):  # convex; its minimiser gives the calibrated weights
+        new = w * np.exp(np.clip(Z @ lam, -50.0, 50.0))
+        return new.sum() - t @ lam, new
+
+    value, new = dual(lam)
+    for _ in range(iterations):
+        grad = Z.T @ new - t
+        if np.abs(grad).max() < 1e-10:
+            ratio = new / w
+            return new if ratio.max() <= RAKE_RATIO else None
+        step = np.linalg.lstsq((Z * new[:, None]).T @ Z, grad, rcond=None)[0]
+        size = 1.0
+        while size > 1e-6:  # backtracking: a Newton step can overshoot where exp is steep
+            candidate, cand_new = dual(lam - size * step)
+            if candidate <= value - 1e-4 * size * (grad @ step):
+                break
+            size /= 2
+        else:
+            return None
+        lam, value, new = lam - size * step, candidate, cand_new
+    return None
