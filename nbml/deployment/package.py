@@ -295,13 +295,16 @@ def _check_target(path: Path, overwrite: bool) -> None:
 
 
 def deploy(result, path, name: str | None = None, overwrite: bool = True,
-           reference_rows: int = REFERENCE_ROWS, key=None) -> Package:
+           reference_rows: int = REFERENCE_ROWS, key=None, docker: bool = False) -> Package:
     """Write ``result`` (a ``TrainResult``) as a safe, self-contained package in folder ``path``.
 
     The pipeline goes to skops (no pickle), a torch network to ``state_dict`` + layer spec;
     ``card.json`` describes it, ``manifest.json`` hashes every file. With ``key`` (or
     ``$NBML_SIGNING_KEY``) the manifest is signed (``signature.json``, HMAC-SHA256), and
     ``nbml.load(path, key=...)`` refuses the package unless it still carries that signature.
+    ``docker=True`` also writes a ``Dockerfile``, a pinned ``requirements.txt`` and nbml's
+    wheel, so that ``docker build`` on the folder makes an image running ``python -m nbml
+    serve`` on it (``nbml.deployment.container``).
     Returns the :class:`Package` (``nbml.load(path)`` reads it back).
     """
     from nbml.training import TrainResult
@@ -313,8 +316,14 @@ def deploy(result, path, name: str | None = None, overwrite: bool = True,
         raise NbmlError(f"reference_rows={reference_rows!r} must be a non-negative integer (0: keep no sample)")
     secret = signing.resolve_key(key)
     _check_target(path, overwrite)
+    if not isinstance(docker, bool):
+        raise NbmlError(f"docker={docker!r} must be True or False")
     package = Package.from_result(result, name=name, reference_rows=reference_rows)
     files = package_files(package)
+    if docker:
+        from nbml.deployment.container import container_files
+
+        files.update(container_files(package))
     manifest = json.dumps({"format": FORMAT, "sha256": {f: hashlib.sha256(files[f]).hexdigest() for f in sorted(files)}},
                           indent=1).encode()
     files[MANIFEST_FILE] = manifest

@@ -27,22 +27,28 @@ class DeployMagics(NbmlMagicsBase):
     @argument("path", help="folder to write the package to")
     @argument("--reference-rows", type=int, default=None,
               help="training rows kept as the drift baseline (default 5000; 0: none)")
+    @argument("--docker", action="store_true",
+              help="also write a Dockerfile, a pinned requirements.txt and nbml's wheel: docker build PATH serves it")
     @argument("-o", "--out", default=None, help="store the Package in this variable")
     @line_magic("deploy")
     def deploy_magic(self, line):
         """Package a trained result safely: skops (no pickle) for the pipeline, state_dict +
         layer spec for torch networks, and a model card (card.json). ``nbml.load(PATH)`` reads it.
-        With $NBML_SIGNING_KEY set, the package is signed (signature.json)."""
+        With $NBML_SIGNING_KEY set, the package is signed (signature.json). ``--docker``: the
+        folder is also a container's build context (``python -m nbml serve`` in the image)."""
         from nbml.deployment.package import REFERENCE_ROWS, deploy
 
         args = self.parse(self.deploy_magic, line)
         result = self.lookup(args.name, "result")
         rows = REFERENCE_ROWS if args.reference_rows is None else args.reference_rows
         with self.errors(f"%deploy {args.name}"):
-            package = deploy(result, args.path.strip("'\""), name=args.name, reference_rows=rows)
+            package = deploy(result, args.path.strip("'\""), name=args.name, reference_rows=rows, docker=args.docker)
         files = ", ".join(sorted(p.name for p in package.path.iterdir()))
         signed = "signed with $NBML_SIGNING_KEY; " if package.signed else ""
         print(f"deployed {args.name} to {package.path} ({signed}{files})")
+        if args.docker:
+            print(f"container: docker build -t {args.name.lower()} {package.path} && docker run -p 8000:8000 "
+                  f"{args.name.lower()}")
         return self.finish(package, args.out, self.silenced(line))
 
     @magic_arguments(name="serve")
