@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
-from nbml.data import column_kind, is_timedelta
+from nbml.data import column_kinds, is_timedelta
 from nbml.errors import NbmlError
 
 PREPROCESS = ("auto", "none")
@@ -151,14 +151,16 @@ class CorrelationFilter(TransformerMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = np.abs(np.nan_to_num(np.corrcoef(X, rowvar=False))) if X.shape[1] > 1 else np.zeros((1, 1))
-        keep = []
+        # greedy, in column order; closest[i]: the largest |corr[i, k]| over the kept columns k, updated by one
+        # vectorized maximum per kept column (not a Python max over every kept column for each column)
+        closest = np.zeros(X.shape[1])
         self.max_corr_ = np.zeros(X.shape[1])
+        self.support_ = np.zeros(X.shape[1], dtype=bool)
         for j in range(X.shape[1]):
-            partner = max((corr[j, k] for k in keep), default=0.0)
-            self.max_corr_[j] = partner
-            if partner <= self.threshold:
-                keep.append(j)
-        self.support_ = np.isin(np.arange(X.shape[1]), keep)
+            self.max_corr_[j] = closest[j]
+            if closest[j] <= self.threshold:
+                self.support_[j] = True
+                np.maximum(closest, corr[:, j], out=closest)  # corr[i, j] for every i, as the loop read it
         return self
 
     def get_support(self, indices=False):
@@ -174,7 +176,7 @@ class CorrelationFilter(TransformerMixin, BaseEstimator):
 def _to_float(X):
     """Booleans as 0/1 and durations (timedelta columns) as seconds, all as float64."""
     frame = pd.DataFrame(X)
-    durations = [c for c in frame.columns if is_timedelta(frame[c])]
+    durations = [c for c, t in zip(frame.columns.tolist(), frame.dtypes.tolist()) if is_timedelta(t)]
     if durations:
         frame = frame.copy()
         for c in durations:
@@ -258,10 +260,11 @@ def resample_rows(y, rows, how: str, seed) -> np.ndarray:
 # -- building ------------------------------------------------------------------------
 
 def columns_by_kind(X: pd.DataFrame) -> dict:
-    """Column names by how they are preprocessed; durations (``timedelta``) are numbers of seconds."""
+    """Column names by how they are preprocessed; durations (``timedelta``) are numbers of seconds.
+    Kinds come from the dtypes (``column_kinds``): no column is taken out of a wide frame."""
     kinds = {"numeric": [], "categorical": [], "boolean": [], "datetime": [], "timedelta": []}
-    for col in X.columns:
-        kinds["timedelta" if is_timedelta(X[col]) else column_kind(X[col])].append(col)
+    for col, kind in zip(X.columns.tolist(), column_kinds(X)):
+        kinds[kind].append(col)
     return kinds
 
 

@@ -216,3 +216,39 @@ def test_target_encoding_leaks_no_library_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         nbml.train(LogisticRegression(), split=split, encode="target", cv=3)
+
+
+def test_correlation_filter_keeps_the_columns_the_greedy_rule_keeps():
+    """Column by column, a feature is kept when its largest |corr| with an earlier kept feature is at
+    most the threshold (written out here as the plain loop) — also for hundreds of columns."""
+    from nbml.preprocess import CorrelationFilter
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 300))
+    X[:, 10:20] = X[:, :10] + rng.normal(scale=0.1, size=(60, 10))  # near-copies of earlier columns
+    X[:, 25] = 1.0  # constant: no correlation with anything
+    corr = np.abs(np.nan_to_num(np.corrcoef(X, rowvar=False)))
+    for threshold in (0.3, 0.9):
+        keep, closest = [], []
+        for j in range(X.shape[1]):
+            closest.append(max((corr[j, k] for k in keep), default=0.0))
+            if closest[-1] <= threshold:
+                keep.append(j)
+        fitted = CorrelationFilter(threshold).fit(X)
+        assert list(fitted.get_support(indices=True)) == keep and fitted.max_corr_.tolist() == closest
+    assert not CorrelationFilter(0.9).fit(X).support_[10:20].any()
+
+
+def test_columns_by_kind_of_a_wide_mixed_frame():
+    from nbml.preprocess import columns_by_kind
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(5, 3000)), columns=[f"f{i}" for i in range(3000)])
+    X.insert(7, "color", ["a", "b", "c", "a", "b"])
+    X.insert(100, "flag", [True, False] * 2 + [True])
+    X["when"] = pd.date_range("2024-01-01", periods=5)
+    X["wait"] = pd.to_timedelta(np.arange(5), unit="h")
+    kinds = columns_by_kind(X)
+    assert kinds["categorical"] == ["color"] and kinds["boolean"] == ["flag"]
+    assert kinds["datetime"] == ["when"] and kinds["timedelta"] == ["wait"]
+    assert kinds["numeric"] == [f"f{i}" for i in range(3000)]
