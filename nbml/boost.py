@@ -78,11 +78,19 @@ def _int_codes(X, columns):
 
 
 def _catboost(kind: str):
+    import inspect
+
     import catboost
 
     base = catboost.CatBoostClassifier if kind == "classifier" else catboost.CatBoostRegressor
 
     class Fixed(base):
+        def get_params(self, deep=True):
+            # every constructor parameter, as scikit-learn lists them (CatBoost lists only those set),
+            # so that a search space can name any of them; random_state is left to its alias random_seed
+            names = [n for n in inspect.signature(base.__init__).parameters if n not in ("self", "random_state")]
+            return {**dict.fromkeys(names), **super().get_params(deep=deep)}
+
         def _cats(self, X, codes=None):
             codes = list(self.get_cat_feature_indices() if codes is None else codes)
             return _int_codes(X, codes) if codes and not isinstance(X, catboost.Pool) else X
@@ -197,8 +205,9 @@ def total_rounds(estimator) -> int:
 
 class RoundFit:
     """Fits one boosting model while its held-out rows are scored every ``every`` rounds:
-    ``on_round(step, output)`` gets the round and the model's output on ``rows`` so far
-    (probabilities, one column per class, or values) and may raise ``optuna.TrialPruned``.
+    ``on_round(step, output, classes)`` gets the round, the model's output on ``rows`` so far
+    (probabilities, one column per class of ``classes``, or values) and may raise
+    ``optuna.TrialPruned``.
     CatBoost reports its own eval metric (``on_metric(step, value)``) where it has nbml's."""
 
     def __init__(self, estimator, rows, y_rows, every, on_round, on_metric=None, metric=None):
@@ -207,6 +216,8 @@ class RoundFit:
         self.total = total_rounds(estimator)
 
     def fit(self, X, y, **fit_params):
+        # the classes in the order of the libraries' probability columns (sorted, as LabelEncoder)
+        self.classes = np.unique(np.asarray(y)) if hasattr(self.estimator, "predict_proba") else None
         library = library_of(self.estimator)
         if library == "lightgbm":
             return self.estimator.fit(X, y, **fit_params, callbacks=[*fit_params.pop("callbacks", []),
@@ -227,7 +238,7 @@ class RoundFit:
     def _lightgbm(self, env):
         step = env.iteration + 1
         if self._due(step):
-            self.on_round(step, self._output(env.model.predict(self.rows)))
+            self.on_round(step, self._output(env.model.predict(self.rows)), self.classes)
 
     def _xgboost(self, X, y, fit_params):
         import xgboost
@@ -237,7 +248,7 @@ class RoundFit:
         class Rounds(xgboost.callback.TrainingCallback):
             def after_iteration(self, model, epoch, evals_log):
                 if outer._due(epoch + 1):
-                    outer.on_round(epoch + 1, outer._output(model.inplace_predict(outer.rows)))
+                    outer.on_round(epoch + 1, outer._output(model.inplace_predict(outer.rows)), outer.classes)
                 return False
 
         before = self.estimator.get_params()["callbacks"]
@@ -254,26 +265,30 @@ class RoundFit:
             staged = self.estimator.staged_predict_proba if hasattr(self.estimator, "predict_proba") \
                 else self.estimator.staged_predict
             for step, output in enumerate(staged(self.rows, eval_period=self.every), start=1):
-                self.on_round(min(step * self.every, self.total), self._output(output))
+                self.on_round(min(step * self.every, self.total), self._output(output),
+                              getattr(self.estimator, "classes_", None))
             return self.estimator
-        outer = self
+        outer, stopped = self, []
 
         class Rounds:
             def after_iteration(self, info):
                 step = info.iteration
-                if outer._due(step):
-                    outer.on_metric(step, float(info.metrics["validation"][name][-1]))
+                try:
+                    if outer._due(step):
+                        outer.on_metric(step, float(info.metrics["validation"][name][-1]))
+                except Exception as exc:  # noqa: BLE001 - CatBoost would wrap it: stop, then raise it as it is
+                    stopped.append(exc)
+                    return False
                 return True
 
-        # the eval set only watches: use_best_model=False keeps the plain fit's trees
-        before = self.estimator.get_params().get("eval_metric")
+        # the eval set and metric only watch: use_best_model=False keeps the plain fit's trees (a
+        # fitted CatBoost model's parameters cannot be set back; this copy only scores its fold)
         self.estimator.set_params(eval_metric=name)
-        try:
-            return self.estimator.fit(X, y, **fit_params, eval_set=(self.rows, self.y_rows), use_best_model=False,
-                                      callbacks=[Rounds()])
-        finally:
-            self.estimator.set_params(eval_metric=before) if before else self.estimator._init_params.pop(
-                "eval_metric", None)
+        self.estimator.fit(X, y, **fit_params, eval_set=(self.rows, self.y_rows), use_best_model=False,
+                           callbacks=[Rounds()])
+        if stopped:
+            raise stopped[0]
+        return self.estimator
 
 
 def missing_package(short: str, package: str) -> NbmlError:

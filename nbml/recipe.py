@@ -233,7 +233,7 @@ def seed_model(model, seed: int):
     fixes = {k: seed for k, v in params.items() if k.split("__")[-1] in ("random_state", "seed") and v is None}
     est = final_estimator(model)
     if type(est).__module__.split(".")[0] in ("catboost", "nbml") and hasattr(est, "get_cat_feature_indices") \
-            and not {"random_state", "random_seed"} & set(est.get_params()):
+            and all(est.get_params().get(k) is None for k in ("random_state", "random_seed")):
         est.set_params(random_seed=seed)  # CatBoost's get_params lists only the parameters set
     if fixes:
         model.set_params(**fixes)

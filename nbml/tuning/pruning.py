@@ -2,7 +2,9 @@
 
 Iterative models report as they train, on the first fold's held-out rows: nbml's torch
 estimators per epoch (through their ``callbacks`` parameter), gradient boosting every few
-stages (through ``fit(monitor=...)``), AdaBoost every few stages of its staged predictions,
+stages (through ``fit(monitor=...)``), LightGBM, XGBoost and CatBoost every few boosting rounds
+through their own callback APIs (``nbml.boost.RoundFit``), AdaBoost every few stages of its
+staged predictions,
 and models whose ``max_iter`` bounds a loop of epochs or boosting iterations (SGD-based
 models, Perceptron, passive-aggressive, MLP, HistGradientBoosting) after 1, 3, 9, 27, ...
 iterations. Every other model reports the running mean score after each CV fold. A pruner
@@ -87,6 +89,11 @@ def iteration_mode(estimator, task: str) -> tuple | None:
         return None
     if not hasattr(estimator, "get_params"):
         return None
+    from nbml.boost import library_of
+
+    library = library_of(estimator)
+    if library is not None:  # the library calls back after each boosting round
+        return ("rounds", "iterations" if library == "catboost" else "n_estimators")
     params = estimator.get_params(deep=False)
     staged = hasattr(estimator, "staged_predict") and "n_estimators" in params
     if staged and _takes_monitor(estimator):
@@ -133,6 +140,8 @@ class IterationReporter:
     def run(self, model, fold):
         if self.mode == "budget":
             return self._budgets(model, fold)
+        if self.mode == "rounds":
+            return self._rounds(model, fold)
         if self.mode == "monitor":
             return self._monitored(model, fold)
         fold.fit(model)
@@ -182,15 +191,60 @@ class IterationReporter:
         fold.fit(model, **{self.key: monitor})
         return model, fold.held_out(model)
 
-    def _predictions(self, estimator, output, y_true):
+    def _rounds(self, model, fold):
+        """A LightGBM, XGBoost or CatBoost fit whose rounds report through the library's callbacks
+        on the fold's held-out rows (as the model sees them: preprocessed by the pipeline's own,
+        by then fitted, steps)."""
+        from nbml.boost import RoundFit, total_rounds
+
+        estimator = _final(model)
+        every = max(1, math.ceil(total_rounds(estimator) / STAGE_REPORTS))
+
+        def on_round(step, output, classes):
+            self.steps = step
+            self.report(step, fold.score(self._predictions(estimator, output, fold.y_true, classes)))
+
+        def on_metric(step, value):
+            self.steps = step
+            self.report(step, value)
+
+        def watched():
+            return RoundFit(estimator, fold.rows(model), fold.y_true, every, on_round,
+                            on_metric if fold.weights is None else None, fold.metric)
+
+        steps = getattr(model, "steps", None)
+        if not steps:
+            fold.fit(_Watched(watched))
+            return model, fold.held_out(model)
+        name = steps[-1][0]
+        steps[-1] = (name, _Watched(watched))
+        try:
+            fold.fit(model)
+        finally:
+            steps[-1] = (name, estimator)
+        return model, fold.held_out(model)
+
+    def _predictions(self, estimator, output, y_true, classes=None):
         from nbml.training import Predictions
 
         if self.task != "classification":
             return Predictions(self.task, y_true, np.asarray(output))
-        classes = np.asarray(estimator.classes_)
+        classes = np.asarray(estimator.classes_ if classes is None else classes)
         return Predictions(self.task, y_true, classes.take(np.argmax(output, axis=1)), classes, np.asarray(output))
 
     def __deepcopy__(self, memo):  # clone() must not copy the trial behind ``report``
+        return self
+
+
+class _Watched:
+    """A pipeline's last step while a boosting model fits: when the pipeline reaches it, the steps
+    before it are fitted, so the held-out rows can be prepared for the model's round reports."""
+
+    def __init__(self, make_fit):
+        self.make_fit = make_fit
+
+    def fit(self, X, y=None, **fit_params):
+        self.make_fit().fit(X, y, **fit_params)
         return self
 
 
