@@ -4,7 +4,8 @@ The values explain the model's final estimator on the features it sees — the r
 result's fitted preprocessing (scaled numbers, one-hot columns), named as the pipeline names
 them. Tree models (scikit-learn's trees, forests and boosting, LightGBM, XGBoost, CatBoost) get
 ``shap.TreeExplainer`` (exact; it explains what the trees add up to: probabilities for a
-random forest, log-odds for gradient boosting, the prediction for regression); any other model
+random forest, log-odds for gradient boosting, the prediction for regression; shap's tree
+explainer takes scikit-learn's GradientBoostingClassifier for two classes only); any other model
 a sampled ``shap.Explainer`` of its probabilities (decision scores, predictions) against
 ``BACKGROUND`` training rows drawn with the result's seed. Either way, for every row, the base
 value plus the row's SHAP values is the explained output.
