@@ -133,6 +133,58 @@ def test_slider_change_refits_and_redraws(cancer_split):
     assert p.current.model[-1].C == pytest.approx(1e-3)
 
 
+def decoded(png: bytes):
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def test_a_refit_updates_the_plots_in_place(cancer_split):
+    from sklearn.metrics import confusion_matrix, roc_curve
+
+    p = logistic_panel(cancer_split)
+    roc, cm = p.plots["roc"], p.plots["cm"]
+    curve, image, cell = roc.curve, cm.image, cm.cells[1][1]
+    control(p, "C").value = 1e-3
+    # the same artists, with the new model's numbers
+    assert roc.curve is curve and cm.image is image and cm.cells[1][1] is cell
+    assert len(p.figures["roc"].axes[0].lines) == 3  # chance line, curve, threshold marker: none added
+    proba = p.current.model.predict_proba(cancer_split.X_val)[:, 1]
+    fpr, tpr, _ = roc_curve(cancer_split.y_val, proba)
+    assert np.allclose(curve.get_xydata(), np.column_stack([fpr, tpr]))
+    counts = confusion_matrix(cancer_split.y_val, (proba >= 0.5).astype(int))
+    assert np.array_equal(image.get_array(), counts)
+    assert [[t.get_text() for t in row] for row in cm.cells] == [[str(v) for v in row] for row in counts]
+    # what the browser gets is what drawing the figure from scratch gives (blitting draws the
+    # changed artists last, above the axes' frame: a few edge pixels may differ)
+    import io
+
+    for kind in ("roc", "cm"):
+        figure = p.figures[kind]
+        buffer = io.BytesIO()
+        figure.figure.savefig(buffer, format="png", dpi=figure.dpi)
+        live, full = decoded(figure.png), decoded(buffer.getvalue())
+        assert live.shape == full.shape
+        assert (np.abs(live - full).max(axis=2) > 0).mean() < 0.01, kind
+
+
+def test_refits_that_only_change_the_model_fit_the_preprocessing_once(cancer_split):
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+
+    p = logistic_panel(cancer_split)
+    assert p._prepared is not None  # C belongs to the model: the preprocessing is fit once
+    control(p, "C").value = 0.02
+    result = nbml.train(LogisticRegression(max_iter=2000, C=0.02), split=cancer_split)
+    assert p.current.val == pytest.approx(result.metrics) and p.current.train == pytest.approx(result.train_metrics)
+    whole = clone(p.current.pipeline).fit(cancer_split.X_train, cancer_split.y_train)
+    assert np.allclose(p.current.model.predict_proba(cancer_split.X_val), whole.predict_proba(cancer_split.X_val))
+    assert p.current.model[0] is p._prepared[0]  # the kept model carries the one fitted preprocessing
+    assert p.current.model[-1] is not p.history[0].model[-1]
+
+
 def test_history_lists_every_setting_and_highlights_the_best(cancer_split):
     p = logistic_panel(cancer_split)
     for c in (1e-3, 0.01, 10.0):
@@ -328,6 +380,37 @@ def test_interactive_evaluation_switches_plots_without_refitting(cancer_split):
     assert view.learning is learning and view.figure.n_draws == 4
     with pytest.raises(TypeError, match="TrainResult or an Evaluation"):
         interactive_evaluation(42)
+
+
+def test_live_figure_writes_the_canvas_as_png():
+    from nbml.widgets.live import canvas_png
+
+    live = LiveFigure(figsize=(2, 1.5))
+    live.draw(lambda axes: axes[0].plot([0, 1], [1, 0]))
+    pixels = np.asarray(live.figure.canvas.buffer_rgba())
+    assert live.png == canvas_png(live.figure.canvas) and live.png.startswith(b"\x89PNG")
+    assert np.array_equal(decoded(live.png), pixels[:, :, :3])  # lossless
+
+
+def test_tune_history_moves_its_points_in_place(cancer_split):
+    from sklearn.linear_model import LogisticRegression
+
+    from nbml.tuning.live import NotebookView
+
+    view, shown = NotebookView(every=0), []
+    result = nbml.tune(LogisticRegression(max_iter=500), {"C": [0.01, 0.1, 1.0, 10.0]}, method="grid",
+                       split=cancer_split, live=False,
+                       callbacks=[view, lambda record, best: shown.append(view.live.axes[0].collections[0])])
+    ax = view.live.axes[0]
+    assert view.live.n_draws == 5  # each trial, then the final state
+    assert len(shown) == 4 and all(points is shown[0] for points in shown)  # one scatter, moved each trial
+    assert len(ax.collections) == 1 and len(ax.lines) == 1  # the trials' points and the best-so-far line
+    scores = result.trials.sort_index()["score"].to_numpy()  # in trial order
+    assert np.allclose(ax.collections[0].get_offsets()[:, 1], scores)
+    assert np.allclose(ax.lines[0].get_ydata(), np.fmax.accumulate(scores))
+    assert f"best accuracy {scores.max():.4f}" in ax.get_title()
+    low, high = ax.get_ylim()
+    assert low < scores.min() and scores.max() < high
 
 
 def test_live_figure_throttles_and_flushes():

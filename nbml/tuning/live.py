@@ -117,13 +117,15 @@ REFRESH_SECONDS = 1.0
 
 class NotebookView:
     """tqdm progress bar with best-so-far + one history plot updated in place (an
-    ``nbml.widgets.live.LiveFigure``, shown once with a display id, redrawn at most every
-    ``every`` seconds; the last state is always drawn)."""
+    ``nbml.widgets.live.LiveFigure`` shown once with a display id; the trials' points and the
+    best-so-far line are moved, not redrawn — ``nbml.plots.artists.HistoryPlot`` — at most
+    every ``every`` seconds; the last state is always drawn)."""
 
     def __init__(self, every: float | None = None):
         self.every = REFRESH_SECONDS if every is None else every
         self.bar = None
         self.live = None
+        self.plot = None
         self.handle = None
 
     def on_start(self, search, total):
@@ -139,16 +141,20 @@ class NotebookView:
         self._draw(search)
 
     def _draw(self, search, force=False):
-        from nbml.tuning.plots import draw_live_history
+        from nbml.plots.artists import HistoryPlot
         from nbml.widgets.live import LiveFigure
 
         if not search.records:
             return
         if self.live is None:
-            self.live = LiveFigure(1, figsize=(5.5, 3), dpi=80, min_interval=self.every, layout="constrained",
-                                   reuse_axes=False)
-        drawn = self.live.draw(draw_live_history, search.records, search.greater, search.metric,
-                               search.best_record(), force=force)
+            # fixed margins: a layout engine on every redraw would cost more than the plot
+            self.live = LiveFigure(1, figsize=(5.5, 3), dpi=80, min_interval=self.every,
+                                   margins={"left": 0.13, "right": 0.97, "bottom": 0.16, "top": 0.9})
+            self.plot = HistoryPlot(self.live.axes[0], search.metric, search.greater)
+        scores = [r["score"] if r["state"] == "complete" else math.nan for r in search.records]
+        best = search.best_record()
+        title = f"optimization history — best {search.metric} {best['score']:.4f}" if best is not None else None
+        drawn = self.live.update(self.plot, range(len(scores)), scores, title, force=force)
         if drawn and self.handle is None:
             self.handle = self.live.show()
 
