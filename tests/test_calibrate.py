@@ -58,6 +58,10 @@ def test_calibrate_magic_multiclass_isotonic_then_evaluate_and_finalize(ip, run,
     proba = calibrated.predict_proba(X)  # LinearSVC has none; the calibrated model has, one column per class
     assert proba.shape == (len(X), 3) and np.allclose(proba.sum(axis=1), 1)
     assert "no probabilities →" in calibrated.note  # before: decision scores only
+    figure = calibrated.plot_reliability()  # one-vs-rest: one axis per class, "before" has nothing to draw
+    assert [ax.get_title() for ax in figure.axes] == [f"Reliability: {c} vs rest (validation)"
+                                                      for c in ("setosa", "versicolor", "virginica")]
+    assert all("before: no probabilities" in [t.get_text() for t in ax.get_legend().get_texts()] for ax in figure.axes)
     evaluation = run("%evaluate svm_cal --on test").value
     assert evaluation.metrics["accuracy"] > 0.8
     assert run("%finalize svm_cal -o final").error is None
@@ -116,6 +120,49 @@ def test_panel_of_a_calibrated_result_refits_the_calibration(naive_bayes):
     p = Panel(calibrated, space={"method": ["sigmoid", "isotonic"]}, background=False)
     assert [c.name for c in p.controls] == ["method"]
     assert p.current.val["accuracy"] == pytest.approx(calibrated.metrics["accuracy"])
+    # the base model's own parameters are reached through the calibration by their short names
+    p = Panel(calibrated, params="var_smoothing", background=False)
+    assert [c.key for c in p.controls] == ["estimator__model__var_smoothing"]
+    p.controls[0].widget.value = 1e-3
+    kept = p.keep("smoother")
+    assert isinstance(kept.model, CalibratedClassifierCV) and kept.model.estimator.get_params()["model__var_smoothing"] == 1e-3
+
+
+def test_panel_magic_of_a_calibrated_result(ip, run, cancer):
+    pytest.importorskip("ipywidgets")
+    ip.user_ns["cancer"] = cancer
+    run("%split cancer --target target")
+    run("from sklearn.linear_model import LogisticRegression")
+    run("%train LogisticRegression(max_iter=2000) -o lr")
+    run("%calibrate lr -o lr_cal")
+    cell = run("%panel lr_cal --params C -o w")
+    assert cell.error is None, cell.err
+    panel = ip.user_ns["w"].panel
+    assert [c.key for c in panel.controls] == ["estimator__model__C"]
+    assert panel.current.val["accuracy"] == pytest.approx(ip.user_ns["lr_cal"].metrics["accuracy"])
+
+
+def test_reliability_curves_brier_and_log_loss_are_shown(naive_bayes, cancer_split):
+    from sklearn.calibration import calibration_curve
+
+    calibrated = nbml.calibrate(naive_bayes)
+    table = calibrated.calibration
+    assert table.equals(nbml.calibration.reliability(naive_bayes.predictions, calibrated.predictions))
+    page = calibrated._repr_html_()
+    assert page.count("<img") == 2 and "Brier score" in page and "log loss" in page  # the usual plots, then these
+    assert "Brier score" in repr(calibrated) and f"{table.loc['log_loss', 'before']:.4f}" in repr(calibrated)
+    figure = calibrated.plot_reliability()
+    (ax,) = figure.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["perfectly calibrated", "before", "after"]
+    after = ax.get_lines()[2]
+    y_val = np.asarray(cancer_split.y_val) == 1
+    fraction, mean = calibration_curve(y_val, calibrated.predictions.proba[:, 1], n_bins=10)
+    np.testing.assert_allclose(after.get_xdata(), mean)
+    np.testing.assert_allclose(after.get_ydata(), fraction)
+    assert isinstance(calibrated, nbml.TrainResult)  # a normal result: finalized, it keeps the table
+    final = nbml.finalize(calibrated)
+    assert final.fitted_on == "all" and final.calibration.equals(table)
 
 
 @pytest.mark.parametrize("method", ["sigmoid", "isotonic"])
