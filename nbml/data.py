@@ -300,26 +300,38 @@ def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
 
 def row_hashes(X: pd.DataFrame) -> np.ndarray:
     """``pd.util.hash_pandas_object(X, index=False)`` as an array, the same values, without its
-    per-column Python loop over a wide frame: columns of one plain numeric dtype are hashed in one
-    call (pandas hashes each number on its own, so a block hashes as its columns do); the rest
-    (text, categories, dates, nullable types) column by column as pandas does. Stored fingerprints
-    (the run store, resumed searches) depend on these values never changing."""
+    per-column Python loop over a wide frame. pandas hashes each number, and each text value, on its
+    own, so the columns of one plain numeric dtype are hashed in one call, and so are all text
+    columns; categories, object columns (their mixed values are hashed per column), dates and
+    nullable types column by column, as pandas does. Stored fingerprints (the run store, resumed
+    searches) depend on these values never changing."""
     from pandas.core.util.hashing import combine_hash_arrays
 
     n_rows, n_cols = X.shape
     hashes = np.empty((n_cols, n_rows), dtype=np.uint64)
-    dtypes = X.dtypes.tolist()
-    by_dtype = {id(t): (t, []) for t in dtypes}  # by identity: hashing a dtype is slow, and a block shares one
-    for i, t in enumerate(dtypes):
-        by_dtype[id(t)][1].append(i)
-    for dtype, positions in by_dtype.values():
-        if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+    for dtype, positions in _hash_groups(X.dtypes.tolist()):
+        if dtype is None:
+            hashes[positions[0]] = pd.util.hash_pandas_object(X.iloc[:, positions[0]], index=False).to_numpy()
+        else:
             block = X.iloc[:, positions].to_numpy(dtype=dtype)  # rows x columns
             hashes[positions] = pd.util.hash_array(block.ravel(order="F")).reshape(len(positions), n_rows)
-        else:
-            for i in positions:
-                hashes[i] = pd.util.hash_pandas_object(X.iloc[:, i], index=False).to_numpy()
     return combine_hash_arrays(iter(hashes), n_cols, n_rows)
+
+
+def _hash_groups(dtypes: list) -> list:
+    """``(dtype, positions)`` of the columns ``row_hashes`` hashes together as one array of that
+    dtype (text as objects), and ``(None, [position])`` for a column hashed on its own."""
+    groups = {}
+    for i, t in enumerate(dtypes):
+        if isinstance(t, np.dtype) and t.kind in "biuf":
+            key = (id(t), t)  # by identity: hashing a dtype is slow, and a block's columns share one
+        elif isinstance(t, pd.StringDtype):
+            key = ("text", np.dtype(object))
+        else:
+            key = (i, None)
+        groups.setdefault(key, []).append(i)
+    return [(key[1], positions) for key, positions in groups.items()]
+
 
 # -- split ---------------------------------------------------------------------------
 
@@ -481,14 +493,22 @@ def _checked_features(X, notes):
         if bad:
             raise NbmlError(f"column(s) {', '.join(map(repr, bad))} contain infinite values; replace them "
                             f"first, e.g. df.replace([np.inf, -np.inf], np.nan) (missing values are imputed)")
-    mixed = [c for c in X.select_dtypes(include="object").columns if mixed_types(X[c])]
+    # object columns only: a text (str) column holds text alone
+    objects = [c for c, t in zip(X.columns.tolist(), X.dtypes.tolist()) if isinstance(t, np.dtype) and t.kind == "O"]
+    mixed = [c for c in objects if mixed_types(X[c])]
     if mixed:
         notes.append(f"column(s) {', '.join(map(repr, mixed))} mix numbers and text: encoded as text")
     return X, all_nan
 
 
+# what pandas infers of columns that cannot mix text with anything else
+_UNMIXED = ("string", "empty", "integer", "floating", "mixed-integer-float", "boolean")
+
+
 def mixed_types(s: pd.Series) -> list:
     """The Python types of an object column's values when it mixes them (e.g. ['int', 'str'])."""
+    if pd.api.types.infer_dtype(s, skipna=True) in _UNMIXED:
+        return []  # one compiled pass says so: no Python loop over the values of every column of a wide frame
     kinds = sorted({"str" if isinstance(v, str) else type(shown(v)).__name__ for v in s.dropna()})
     return kinds if len(kinds) > 1 and "str" in kinds else []
 

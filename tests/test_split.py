@@ -94,7 +94,9 @@ def _every_dtype(n=40, seed=0):
                        "dt": pd.date_range("2020", periods=n), "tz": pd.date_range("2020", periods=n, tz="UTC"),
                        "td": pd.to_timedelta(np.arange(n), unit="s"), "I": pd.array(rng.integers(0, 3, n), dtype="Int64"),
                        "B": pd.array([True, None] * (n // 2), dtype="boolean"), "u8": rng.integers(0, 5, n).astype("uint8"),
-                       "f2": rng.normal(size=n), "i2": rng.integers(0, 5, n)})
+                       "f2": rng.normal(size=n), "i2": rng.integers(0, 5, n),
+                       "text": pd.Series(rng.choice(["a", "b", None], n), dtype="string[python]"),
+                       "words": pd.Series(rng.choice(["c", "a", None], n), dtype=pd.StringDtype("pyarrow", na_value=np.nan))})
     return df
 
 
@@ -131,4 +133,16 @@ def test_feature_types_of_every_dtype_match_the_kind_of_each_column():
 
     X = _every_dtype()
     assert column_kinds(X) == ["timedelta" if is_timedelta(X[c]) else column_kind(X[c]) for c in X.columns]
-    assert nbml.data.feature_types(X) == {"numeric": 7, "categorical": 3, "boolean": 3, "datetime": 2, "timedelta": 1}
+    assert nbml.data.feature_types(X) == {"numeric": 7, "categorical": 5, "boolean": 3, "datetime": 2, "timedelta": 1}
+
+
+def test_mixed_number_and_text_columns_are_noted_and_text_columns_are_not():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({f"x{i}": rng.normal(size=30) for i in range(50)})
+    df["words"] = rng.choice(["a", "b"], 30)  # text
+    df["codes"] = pd.Series(rng.choice(["a", "b", None], 30), dtype=object)  # text, as objects
+    df["ids"] = pd.Series(rng.integers(0, 9, 30), dtype=object)  # numbers, as objects
+    df["mixed"] = pd.Series(["a", 1, 2.5] * 10, dtype=object)
+    df["y"] = [0, 1] * 15
+    s = nbml.split(df, target="y")
+    assert "column(s) 'mixed' mix numbers and text: encoded as text" in s.notes
