@@ -41,8 +41,11 @@ def coreset(data=None, target=None, size=None, method="auto", seed=0, file=None,
     size : int or float
         Rows in the coreset (int) or a fraction in (0, 1) of the rows it is drawn from.
     method : {"auto", "sensitivity", "lightweight", "uniform"}
-        ``sensitivity``: per-class square-root leverage scores plus a uniform term
-        (Munteanu et al. 2018), for logistic regression and linear models. ``lightweight``:
+        ``sensitivity``: for classification, rows drawn by a pilot logistic regression's
+        residuals (A-optimal subsampling, mixed with per-class square-root leverage plus a
+        uniform term, Munteanu et al. 2018) and weights calibrated so the coreset's class counts
+        and log-loss gradient at the pilot match the data's; for regression, squared-loss
+        leverage plus a uniform term; for logistic regression and linear models. ``lightweight``:
         half uniform, half by squared distance to the mean (Bachem, Lucic, Krause 2018), for
         k-means and as the general fallback. ``uniform``: a simple random sample, weights n/m.
         ``auto``: sensitivity for classification (and for regression when ``model`` is a

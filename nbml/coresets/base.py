@@ -10,7 +10,8 @@ Turning scores into a weighted sample is common to all of them and lives here:
    proportional to their scores (randomised systematic PPS sampling, exact sample size);
 4. each drawn row gets the Horvitz-Thompson weight ``w_i / pi_i`` (``w_i`` is the weight the
    row already carried, 1 for raw data), calibrated so that every stratum's weights add up to
-   the number of rows it represents.
+   the number of rows it represents (classification coresets calibrate further, to a pilot
+   fit's log-loss gradient: ``nbml.coresets.sensitivity``).
 """
 from __future__ import annotations
 

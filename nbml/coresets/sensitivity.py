@@ -18,17 +18,29 @@ Computation: with the intercept, ``h_i = (x_i - mean)^T S^{-1} (x_i - mean) + 1 
 columns are centred). ``S`` is accumulated and the scores evaluated block by block, so the only
 temporaries are a few blocks of rows — no standardised copy of the data is ever made.
 
-Classification, given a random generator (every reduction passes one): the bound above is loose
-— it holds for any coefficients — and at 0.1 % of the rows it leaves a coreset well short of the
-full fit. A pilot logistic regression, fit on the rows (or, past ``PILOT_ROWS``, on a sample of
-them drawn by the bound), says which rows the fit near the optimum actually depends on: a row's
-score is its residual ``1 - p(y_i | x_i)`` times the length of ``H^{-1} [z_i, 1]`` (``H`` the
-pilot's Hessian, ``z`` the standardised features) — the A-optimal subsampling probabilities for
-logistic regression of Wang, Zhu and Ma (2018), the loss-based sensitivity near the optimum in
-Munteanu et al. (2018). ``MIX`` of the score stays the bound (square-root leverage plus uniform),
-so no row's probability falls to zero and a poor pilot cannot push the sample off the data.
-Rare classes get about as many rows as common ones this way (their rows carry the residuals),
-which is local case-control sampling (Fithian and Hastie 2014) with proper weights.
+Classification (``classification_sample``) goes two steps further; the bound above is loose — it
+holds for any coefficients — and at 0.1 % of the rows it leaves a coreset well short of the full fit.
+
+1. Sampling. A pilot logistic regression, fit on the rows (or, past ``PILOT_ROWS``, on a sample
+   of them drawn by the bound), says which rows the fit near the optimum depends on: a row's
+   score is its residual ``1 - p(y_i | x_i)`` times the length of ``H^{-1} [z_i, 1]`` (``H`` the
+   pilot's Hessian, ``z`` the standardised features) — the A-optimal subsampling probabilities
+   for logistic regression of Wang, Zhu and Ma (2018), the loss-based sensitivity near the
+   optimum of Munteanu et al. (2018). ``MIX`` of the score stays the bound, so no row's chance
+   falls to zero and a poor pilot cannot push the sample off the data. Rare classes get about as
+   many rows as common ones (their rows carry the residuals): local case-control sampling
+   (Fithian and Hastie 2014), with proper weights.
+2. Weights. The Horvitz-Thompson weights are calibrated by raking (Deville and Särndal 1992:
+   the weights closest to them in Kullback-Leibler divergence) so that the coreset's weighted
+   class counts and its weighted log-loss gradient at the pilot equal those of all the rows it
+   is drawn from. A weighted fit on the coreset then starts where the full fit would: its
+   first-order error around the pilot is gone, the variance that remains is second order.
+   Rows drawn with certainty keep their weights; where no calibration exists (too few rows for
+   the constraints, or one needing a weight raised more than ``RAKE_RATIO`` times) the weights
+   stay as drawn.
+
+Nothing of the pilot leaves this module: a coreset is still a weighted subset of the rows it is
+drawn from, and any model fits it (only the sampling and weights are tuned to log-loss).
 """
 from __future__ import annotations
 
@@ -144,7 +156,7 @@ def classification_sample(X, w, m, rng, codes, minimum_per_class):
         mixed = w * ((1 - MIX) * scores / ((w @ scores) / total) + MIX * bound / ((w @ bound) / total))
         idx, new_w, certain = sample_with_certainty(mixed, w, m, rng, codes, minimum_per_class)
         aux = _balance_columns(X[idx], codes[idx], pilot)
-    calibrated = rake(new_w[~certain], aux[~certain], totals - new_w[certain] @ aux[certain])
+        calibrated = rake(new_w[~certain], aux[~certain], totals - new_w[certain] @ aux[certain])
     if calibrated is not None:
         new_w = new_w.copy()
         new_w[~certain] = calibrated
