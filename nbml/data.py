@@ -164,8 +164,9 @@ def column_kinds(X: pd.DataFrame) -> list:
     dtype alone, so it is decided once per distinct dtype: a 5,000-column frame of floats costs one
     check, not 5,000 column extractions."""
     dtypes = X.dtypes.tolist()
-    by_dtype = {id(t): "timedelta" if is_timedelta(t) else column_kind(t) for t in {id(t): t for t in dtypes}.values()}
-    return [by_dtype[id(t)] for t in dtypes]
+    distinct = {id(t): t for t in dtypes}  # by identity: a block's columns share one dtype object
+    kinds = {key: "timedelta" if is_timedelta(t) else column_kind(t) for key, t in distinct.items()}
+    return [kinds[id(t)] for t in dtypes]
 
 
 def is_timedelta(s) -> bool:
@@ -295,7 +296,6 @@ def fingerprint(X: pd.DataFrame, y: pd.Series | None) -> str:
     if y is not None:
         h.update(pd.util.hash_pandas_object(y, index=False).to_numpy().tobytes())
     return h.hexdigest()[:16]
-
 
 
 def row_hashes(X: pd.DataFrame) -> np.ndarray:
