@@ -277,6 +277,27 @@ def test_keep_stores_a_named_train_result(cancer_split):
         p.keep("2 bad")
 
 
+def test_keep_at_the_threshold_fixes_it_in_the_kept_model(cancer_split):
+    from sklearn.metrics import accuracy_score
+
+    namespace = {}
+    p = logistic_panel(cancer_split, namespace=namespace)
+    control(p, "C").value = 0.05
+    p.threshold.value = 0.8
+    p.keep_name.value, p.keep_threshold.value = "strict", True
+    p.keep_button.click()
+    kept = namespace["strict"]
+    assert kept.threshold == pytest.approx(0.8)
+    # the kept model predicts the positive class at 0.8, as the panel's confusion matrix shows
+    expected = (p.current.model.predict_proba(cancer_split.X_val)[:, 1] >= 0.8).astype(int)
+    assert np.array_equal(kept.predict(cancer_split.X_val), expected)
+    assert np.array_equal(p.thresholded().y_pred, expected)
+    assert kept.metrics["accuracy"] == pytest.approx(accuracy_score(cancer_split.y_val, expected))
+    assert "threshold 0.8" in p.status.value
+    plain = p.keep("plain", threshold=False)  # without it: the model's own 0.5
+    assert not hasattr(plain, "threshold") and plain.metrics == p.current.val
+
+
 def test_panel_of_a_train_result_regression(diabetes_split):
     from sklearn.linear_model import Ridge
 

@@ -201,6 +201,8 @@ class Panel:
             self.threshold.observe(self._threshold_changed, names="value")
             self.threshold_view = widgets.HTML(value="")
             self.threshold_view.add_class("nbml-panel-threshold")
+            self.keep_threshold = widgets.Checkbox(value=False, description="at this threshold", indent=False,
+                                                   layout=widgets.Layout(width="140px"))
         if self._loss_curve(first.model) is not None:
             self._add_figure("loss")
         self._show(first)
@@ -210,7 +212,8 @@ class Panel:
         left = [c.widget for c in self.controls]
         if self.threshold is not None:
             left += [widgets.HTML("<b>decision threshold</b> (no refit)"), self.threshold, self.threshold_view]
-        left += [widgets.HBox([self.keep_name, self.keep_button]), self.status]
+        keep_row = [self.keep_name, self.keep_button] + ([self.keep_threshold] if self.threshold is not None else [])
+        left += [widgets.HBox(keep_row), self.status]
         plots = widgets.HBox([fig.widget() for fig in self.figures.values()])
         title = widgets.HTML(f"<b>{html.escape(self.name)}</b> · refit on {len(self.split.X_train)} train rows, "
                              f"scored on {len(self.split.X_val)} validation rows")
@@ -545,23 +548,35 @@ class Panel:
                                  params=_own_params(fit.pipeline), predictions=fit.val_pred, fit_time=fit.fit_time,
                                  fitted_model=fit.model, fitted_on="train")
 
-    def keep(self, name: str | None = None):
+    def keep(self, name: str | None = None, threshold: bool | None = None):
         """Store the current setting as a TrainResult named ``name`` (default: the text box)
-        in the namespace (the notebook's variables) and return it."""
+        in the namespace (the notebook's variables) and return it. ``threshold=True`` (default:
+        the "at this threshold" box): keep the threshold slider's value with it —
+        ``nbml.threshold(result, value=t)``, a model that predicts the positive class at ``t``."""
         name = (name or self.keep_name.value or "").strip()
         if not name.isidentifier():
             self._set_status("error", f"keep: {name!r} is not a valid variable name")
             raise NbmlError(f"keep name {name!r} is not a valid Python variable name")
+        if threshold is None:
+            threshold = self.threshold is not None and self.keep_threshold.value
+        if threshold and self.threshold is None:
+            raise NbmlError(f"keep(threshold=True) needs a binary classifier with scores; {self.name} has no "
+                            f"threshold slider")
         with self._lock:
-            result = self.result()
-        from nbml.training import _recorded
+            result, at = self.result(), self.threshold.value if threshold else None
+        if at is None:
+            from nbml.training import _recorded
 
-        result = _recorded(result)  # a store problem is a warning there
+            result = _recorded(result)  # a store problem is a warning there
+        else:
+            import nbml
+
+            result = nbml.threshold(result, value=float(at))  # refits with the threshold fixed, and records it
         self.kept[name] = result
         if self.namespace is not None:
             self.namespace[name] = result
-        self._set_status("ok", f"kept {html.escape(self._params_text(self.current.params))} as "
-                               f"<code>{html.escape(name)}</code>")
+        words = self._params_text(self.current.params) + ("" if at is None else f", threshold {at:.3g}")
+        self._set_status("ok", f"kept {html.escape(words)} as <code>{html.escape(name)}</code>")
         self.keep_name.value = self._next_keep_name()
         return result
 
