@@ -39,15 +39,19 @@ holds for any coefficients — and at 0.1 % of the rows it leaves a coreset well
    the constraints, or one needing a weight raised more than ``RAKE_RATIO`` times) the weights
    stay as drawn.
 
+With one class, or more than ``PILOT_MAX_FEATURES`` features, rows are drawn by the bound alone.
 Nothing of the pilot leaves this module: a coreset is still a weighted subset of the rows it is
 drawn from, and any model fits it (only the sampling and weights are tuned to log-loss).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 _BLOCK = 32_768  # rows per block (bounds temporary memory)
 PILOT_ROWS = 20_000  # rows the pilot fit sees: past this, more rows only slow it down
+PILOT_MAX_FEATURES = 1_000  # past this, a pilot (fit, Hessian inverse) costs more than it saves
 MIX = 0.1  # share of the (worst-case) bound in a classification score; the rest is the pilot's
 # calibration may raise a weight at most this many times (lowering one only trims that row's say)
 RAKE_RATIO = 20.0
@@ -146,15 +150,22 @@ def classification_sample(X, w, m, rng, codes, minimum_per_class):
 
     w = np.asarray(w, dtype=float)
     bound = _classification_bound(X, w, codes)
+    n_classes = int(codes.max()) + 1
+    # raking needs at least twice as many rows as constraints (class counts, gradient)
+    calibrate = m > 2 * (n_classes + (n_classes - 1) * (X.shape[1] + 1))
     # blocks of 30-odd columns gain nothing from BLAS threads (see leverage)
     with threadpool_limits(limits=1, user_api="blas"):
-        pilot = _pilot_fit(X, codes, w, bound, rng) if len(np.unique(codes)) > 1 else None
-        scores, totals = _residual_scores(X, codes, w, pilot) if pilot else (None, None)
+        pilot = None
+        if len(np.unique(codes)) > 1 and X.shape[1] <= PILOT_MAX_FEATURES:
+            pilot = _pilot_fit(X, codes, w, bound, rng)
+        scores, totals = _residual_scores(X, codes, w, pilot, calibrate) if pilot else (None, None)
         total = w.sum()
         if scores is None or not (w @ scores) > 0:
             return sample_with_certainty(w * bound, w, m, rng, codes, minimum_per_class)[:2]
         mixed = w * ((1 - MIX) * scores / ((w @ scores) / total) + MIX * bound / ((w @ bound) / total))
         idx, new_w, certain = sample_with_certainty(mixed, w, m, rng, codes, minimum_per_class)
+        if totals is None:
+            return idx, new_w
         aux = _balance_columns(X[idx], codes[idx], pilot)
         calibrated = rake(new_w[~certain], aux[~certain], totals - new_w[certain] @ aux[certain])
     if calibrated is not None:
@@ -166,6 +177,7 @@ def classification_sample(X, w, m, rng, codes, minimum_per_class):
 def _pilot_fit(X, codes, w, bound, rng):
     """A logistic regression on standardised features, fit on at most PILOT_ROWS weighted rows;
     returns ``(model, mean, scale)``."""
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
     from nbml.coresets.base import weighted_sample
@@ -181,18 +193,21 @@ def _pilot_fit(X, codes, w, bound, rng):
     # weights scaled to mean 1, so C=1 regularises the pilot as it would an unweighted fit of these
     # rows: enough to keep a separable node's coefficients finite
     model = LogisticRegression(C=1.0, max_iter=300)
-    model.fit((Xp - mean) / scale, codes[rows], sample_weight=rows_w * (len(rows_w) / rows_w.sum()))
+    with warnings.catch_warnings():
+        # a pilot only ranks rows and is calibrated against; a few digits short of converged is fine
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit((Xp - mean) / scale, codes[rows], sample_weight=rows_w * (len(rows_w) / rows_w.sum()))
     return model, mean, scale
 
 
-def _residual_scores(X, codes, w, pilot):
+def _residual_scores(X, codes, w, pilot, with_totals=True):
     """Per-copy ``(1 - p(y|x)) * |H^{-1} a|`` of every row, and the weighted totals of the
-    balance columns; two passes over blocks of rows."""
+    balance columns (None without ``with_totals``); two passes over blocks of rows."""
     model = pilot[0]
     d = X.shape[1] + 1
     residual = np.empty(len(X))
     hessian = np.zeros((d, d))
-    totals = 0.0
+    totals = 0.0 if with_totals else None
     for s, e in _blocks(len(X)):
         a = _augmented(X[s:e], pilot)
         p = model.predict_proba(a[:, :-1])
@@ -200,7 +215,8 @@ def _residual_scores(X, codes, w, pilot):
         # 1 - sum p_k^2: the logistic curvature p(1-p) (twice it) for two classes, its analogue for more
         curvature = 1.0 - np.einsum("ij,ij->i", p, p)
         hessian += a.T @ (a * (w[s:e] * curvature)[:, None])
-        totals = totals + w[s:e] @ _balance_columns(X[s:e], codes[s:e], pilot, a, p)
+        if with_totals:
+            totals = totals + w[s:e] @ _balance_columns(X[s:e], codes[s:e], pilot, a, p)
     hessian /= w.sum()
     hessian[np.diag_indices(d)] += 1e-8 * np.trace(hessian) / d + 1e-300
     inverse = np.linalg.inv(hessian)
