@@ -37,12 +37,18 @@ from nbml.training import Predictions, TrainResult
 # round, and the estimate of a family's cost before it has run (scaled by the fits measured)
 COST = {"nb": 1, "lda": 1, "ridge": 1, "lasso": 1, "qda": 1, "lr": 2, "tree": 2, "knn": 3, "lgbm": 6,
         "hgb": 8, "xgb": 8, "ada": 10, "et": 10, "rf": 12, "catboost": 20, "gb": 25, "svm": 30}
+# the first configuration of each family: its defaults, made cheap where the number of trees or
+# boosting rounds sets the cost (FLAML's low-cost starting points; the search then grows them)
+CHEAP_START = {"catboost": {"iterations": 100}, "gb": {"n_estimators": 50}, "rf": {"n_estimators": 50},
+               "et": {"n_estimators": 50}, "ada": {"n_estimators": 25}, "lgbm": {"n_estimators": 100},
+               "xgb": {"n_estimators": 100}}
 ENSEMBLE_CANDIDATES = 12  # out-of-fold predictions kept for ensemble selection
 ENSEMBLE_ROUNDS = 25
 PATIENCE = 5  # ensemble selection stops after this many rounds without a gain
-REFIT_MARGIN = 1.5  # the time kept back for the final refits, as a multiple of their estimate
+REFIT_MARGIN = 2.0  # the time kept back for the final refits, as a multiple of their estimate
 MIN_TRIALS_TO_PRUNE = 3
 MARGIN = 0.03  # of the budget, kept for a busy machine's slower end
+NEW_FAMILY_SHARE = 0.1  # a family's first trial starts only with this share of the budget left
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -74,8 +80,9 @@ class AutoMLResult(TrainResult):
         ended = "interrupted (Ctrl-C) after" if self.interrupted else "used"
         text = (f"automl {ended} {self.elapsed:.1f} s of a {self.budget:g} s budget: {len(self.history)} trials over "
                 f"{len(self.leaderboard)} families; final model: {chosen}, out-of-fold {self.metric} "
-                f"{self.metrics.get(self.metric, math.nan):.4f} on train+val (test rows untouched: "
-                f"%evaluate NAME --on test).")
+                f"{self.metrics.get(self.metric, math.nan):.4f} on train+val — chosen as the best of "
+                f"{len(self.history)} on these scores, so optimistic; the test rows are untouched: "
+                f"%evaluate NAME --on test gives the unbiased score.")
         return text + "".join(f"\n{line}" for line in self.skipped)
 
     def _repr_html_(self) -> str:
@@ -183,14 +190,22 @@ class Family:
                     self.shared[key] = self._prepared
         return self._prepared or None
 
+    def cheap_start(self) -> dict:
+        from nbml import space as _space
+        from nbml.recipe import final_estimator
+
+        own = final_estimator(self.recipe.pipeline).get_params(deep=False)
+        prefix = _space._final_prefix(self.recipe.pipeline)
+        return {prefix + k: v for k, v in CHEAP_START.get(self.short, {}).items() if k in own or self.short == "catboost"}
+
     @property
     def tunable(self) -> bool:
         return self.study is not None
 
     def ask(self):
-        """(optuna trial or None, params by the pipeline's names): the defaults first."""
+        """(optuna trial or None, params by the pipeline's names): the cheap defaults first."""
         if self.trials == 0 or not self.tunable:
-            return None, {}
+            return None, self.cheap_start() if self.trials == 0 else {}
         trial = self.study.ask(self.space.distributions)
         return trial, self.space.decode(trial.params)
 
@@ -252,7 +267,7 @@ def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_a
             began = time.time()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # convergence chatter of many fits
-                outcome = run_fold(model, fold, train_scores=False)
+                outcome = run_fold(model, fold, train_scores=False, fit=_timed_fit(deadline))
             times.append(time.time() - began)
             value = outcome.metrics.get(metric, math.nan)
             if value is None or not math.isfinite(value):
@@ -270,6 +285,8 @@ def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_a
                 break
     except KeyboardInterrupt:
         raise
+    except OutOfTime:
+        out["state"] = "cut"
     except Exception as exc:  # noqa: BLE001 - a configuration that fails is a failed trial, with its reason
         from nbml.errors import describe_error
 
@@ -282,6 +299,65 @@ def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_a
                predictions=_out_of_fold(rows, outcomes, task) if done else None,
                table=_fold_table(outcomes) if done else None)
     return out
+
+
+class OutOfTime(Exception):
+    """A boosting fit stopped by its library's own callback at the trial's deadline."""
+
+
+class _Clock:
+    """The deadline as each boosting library's callback: LightGBM calls it with its ``env``,
+    CatBoost calls ``after_iteration(info)`` (False stops it), XGBoost ``after_iteration(model,
+    epoch, log)`` (True stops it), scikit-learn's gradient boosting ``monitor(i, model, locals)``."""
+
+    def __init__(self, deadline):
+        self.deadline, self.stopped = deadline, False
+
+    def late(self) -> bool:
+        self.stopped = self.stopped or time.time() > self.deadline
+        return self.stopped
+
+    def __call__(self, *args):  # LightGBM (env) and scikit-learn's monitor (i, model, locals)
+        if self.late():
+            raise OutOfTime()
+        return False
+
+    def after_iteration(self, *args):
+        late = self.late()
+        return (not late) if len(args) == 1 else late  # CatBoost: continue?; XGBoost: stop?
+
+
+def _timed_fit(deadline):
+    """A fold fit whose boosting rounds stop at ``deadline`` (the trial is then cut), through each
+    library's own callback; other models fit as they are (their trial is cut between folds)."""
+    def fit(model, fold):
+        from nbml.boost import library_of
+        from nbml.recipe import final_estimator
+
+        estimator, clock = final_estimator(model), _Clock(deadline)
+        prefix = model.steps[-1][0] + "__" if getattr(model, "steps", None) else ""
+        extra, library = {}, library_of(estimator)
+        if library in ("lightgbm", "catboost"):
+            extra[prefix + "callbacks"] = [clock]
+        elif library == "xgboost":
+            estimator.set_params(callbacks=[_xgb_clock(clock)])
+        elif type(estimator).__name__.startswith("GradientBoosting"):
+            extra[prefix + "monitor"] = clock
+        fold.fit(model, **extra)
+        if library == "xgboost":
+            estimator.set_params(callbacks=None)  # the fitted model keeps no clock
+        if clock.stopped:
+            raise OutOfTime()
+    return fit
+
+
+def _xgb_clock(clock):
+    from xgboost.callback import TrainingCallback
+
+    class Clock(TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            return clock.after_iteration(model, epoch, evals_log)
+    return Clock()
 
 
 def _fold_table(outcomes) -> pd.DataFrame:
@@ -344,14 +420,18 @@ class AutoML:
     def reserve(self) -> float:
         """Time kept back for the end: choosing the ensemble, refitting its members on
         train+val, and a margin for a busy machine."""
-        best = self.kept[:4]
+        best = self.kept[:5]
         costs = [self.families[r["family"]].fold_cost(self.unit()) * self.cv / (self.cv - 1) for r in best]
         choosing = ENSEMBLE_ROUNDS * min(len(self.kept), ENSEMBLE_CANDIDATES) * self.metric_time
         return REFIT_MARGIN * float(sum(costs)) + choosing + MARGIN * self.budget
 
     def fits(self, family) -> bool:
-        """Whether a whole trial of ``family`` is expected to end before the refit reserve."""
-        return family.fold_cost(self.unit()) * len(family.folds) < self.left() - self.reserve()
+        """Whether a whole trial of ``family`` is expected to end before the time kept back; a
+        family not measured yet (its estimate is rough) starts only with a share of the budget left."""
+        need = family.fold_cost(self.unit()) * len(family.folds)
+        if not family.fold_times:
+            need = max(need, NEW_FAMILY_SHARE * self.budget)
+        return need < self.left() - self.reserve()
 
     # running trials
     def run(self):
@@ -367,17 +447,16 @@ class AutoML:
 
     def _first_round(self):
         for short in self.names:
-            family = self.family(short)
-            if family.trials:
+            if short in self.families and self.families[short].trials:
                 continue  # resumed
-            if not self.fits(family):
-                need = family.fold_cost(self.unit()) * len(family.folds)
-                self.skipped.append(f"skipped {family.short}: one trial is expected to take {need:.1f} s and "
-                                    f"{max(self.left() - self.reserve(), 0):.1f} s were left")
+            need = max(self.unit() * COST.get(short, 10) * self.cv, NEW_FAMILY_SHARE * self.budget)
+            left = self.left() - self.reserve()
+            if need >= left:  # decided before the family's library is even imported
+                self.skipped.append(f"skipped {short}: its first trial needs about {need:.1f} s and "
+                                    f"{max(left, 0):.1f} s were left")
                 continue
+            family = self.family(short)
             self._evaluate([family])
-            if self.left() - self.reserve() <= 0:
-                return
 
     def ranked(self) -> list:
         scored = [f for f in self.families.values() if f.best is not None]

@@ -50,7 +50,7 @@ def test_a_short_budget_is_kept_and_gives_an_out_of_fold_result(cancer_split):
 def test_the_ensemble_never_scores_below_its_best_member_out_of_fold(noisy):
     split = nbml.split(noisy, target="y", seed=1, activate=False)
     for metric in ("roc_auc", "accuracy", "log_loss"):
-        result = nbml.automl(split, budget=5, models="lr,nb,knn,tree,rf", metric=metric, live=False, storage=None)
+        result = nbml.automl(split, budget=6, models="lr,nb,knn,tree", metric=metric, live=False, storage=None)
         greater = metric != "log_loss"
         assert len(result.history) > len(result.leaderboard)  # the promising families were tuned
         best = result.best.metrics[metric]
@@ -117,9 +117,12 @@ def test_coin_flip_labels_score_chance_with_memorizing_families():
     df["y"] = rng.integers(0, 2, size=500)
     split = nbml.split(df, target="y", seed=0, activate=False)
     result = nbml.automl(split, budget=4, models="tree,knn", metric="accuracy", live=False, storage=None)
-    assert abs(result.metrics["accuracy"] - 0.5) < 0.08
-    assert abs(result.best.metrics["accuracy"] - 0.5) < 0.08
-    assert result.leaderboard["best accuracy"].max() < 0.6
+    first = result.history.groupby("family").head(1)  # each family's defaults: chosen by nothing
+    assert (abs(first["score"] - 0.5) < 0.08).all(), first
+    assert abs(result.history["score"].median() - 0.5) < 0.05
+    # the best of many trials, chosen on these very scores, is optimistic, and the result says so
+    assert result.metrics["accuracy"] < 0.66 and result.best.metrics["accuracy"] < 0.66
+    assert "optimistic" in result.summary()
     assert abs(nbml.evaluate(result, on="test").metrics["accuracy"] - 0.5) < 0.12
     with pytest.raises(NbmlError, match="test"):
         nbml.evaluate(result, on="val")  # fit on train+val: only the test rows are held out
