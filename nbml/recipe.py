@@ -116,7 +116,10 @@ def _of_model(model, split, seed, preprocess, data, target, fit_params, torch_op
     # the split's choices are defaults for the auto pipeline; preprocess="none" takes only explicit ones
     base = data_split.options if preprocess == "auto" else None
     chosen = Options.merge(base, **options)
-    chosen, native, native_fit = _native_categoricals(model, data_split, preprocess, chosen)
+    if "encode" not in options:  # an encoding asked for (even one-hot) is kept
+        chosen, native, native_fit = _native_categoricals(model, data_split, preprocess, chosen)
+    else:
+        native, native_fit = {}, {}
     pipeline = make_model_pipeline(model, data_split, preprocess, seed, chosen)
     if native:
         pipeline.set_params(**{f"model__{k}": v for k, v in native.items()})

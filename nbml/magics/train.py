@@ -187,6 +187,10 @@ class TrainMagics(NbmlMagicsBase):
         with self.errors("%compare"):
             table = compare(*results, models=args.models, cv=self.option(args.cv, "cv") or 5,
                             sort_by=args.sort_by, labels=args.results, n_jobs=self.option(args.n_jobs, "n_jobs"))
+        if args.models == "all":  # families whose package is missing: one line each, how to install
+            from nbml.standard import skipped
+
+            print("\n".join(skipped()), end="\n" if skipped() else "")
         return self.finish(table, args.out, self.silenced(line))
 
 
