@@ -321,6 +321,20 @@ def test_tree_depth_none_and_overfitting(cancer_split):
     assert p.current.model[-1].max_depth == 1 and p.current.train["accuracy"] < 0.97
 
 
+def test_a_refit_with_the_same_predictions_redraws_nothing(cancer_split):
+    from sklearn.tree import DecisionTreeClassifier
+
+    p = Panel(DecisionTreeClassifier(), split=cancer_split, params="max_depth", background=False)
+    depth = control(p, "max_depth")
+    depth.value = 20
+    assert p.current.model[-1].get_depth() < 20  # deeper limits change nothing
+    pngs, draws = {k: f.png for k, f in p.figures.items()}, {k: f.n_draws for k, f in p.figures.items()}
+    depth.value = 25
+    assert p.n_refits == 2 and p.current.params["max_depth"] == 25
+    assert all(p.figures[k].n_draws == draws[k] + 1 for k in draws)
+    assert all(p.figures[k].png is pngs[k] for k in pngs)  # the same picture, not encoded again
+
+
 def test_torch_loss_curve_redraws(cancer_split):
     pytest.importorskip("torch")
     p = Panel(nbml.TorchClassifier(hidden=(8,), epochs=2, batch_size=64), split=cancer_split,

@@ -5,8 +5,8 @@ curve, the live search history) pays mostly for building artists, ticks and lege
 rendering them, not for the numbers. An ``InPlacePlot`` builds its artists on the first
 ``update`` and afterwards only sets their data (``Line2D.set_data``, ``AxesImage.set_data``,
 ``Text.set_text``, axis limits). Its ``update`` says how much changed — ``FULL`` (axes,
-limits, labels), ``DATA`` (its ``animated`` artists) or ``OVERLAY`` (only its ``overlay``
-artists, e.g. a threshold marker) — and ``nbml.widgets.live.LiveFigure.update`` redraws only
+limits, labels), ``DATA`` (its ``animated`` artists), ``OVERLAY`` (only its ``overlay``
+artists, e.g. a threshold marker) or ``NOTHING`` — and ``nbml.widgets.live.LiveFigure.update`` redraws only
 that much over cached pictures of the rest (blitting): a few milliseconds instead of a full
 render.
 
@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 # how much of a figure an update changed (LiveFigure redraws that much)
-OVERLAY, DATA, FULL = 0, 1, 2
+NOTHING, OVERLAY, DATA, FULL = -1, 0, 1, 2
 
 
 def wipe(ax):
@@ -50,7 +50,8 @@ def _reset(ax):
 class InPlacePlot:
     """One plot on one axes. ``update(*data)`` shows ``data`` and returns how much of the
     figure changed: ``FULL`` (first update, limits or labels changed, a fallback drawing),
-    ``DATA`` (only ``animated`` and ``overlay`` artists) or ``OVERLAY`` (only ``overlay``)."""
+    ``DATA`` (only ``animated`` and ``overlay`` artists), ``OVERLAY`` (only ``overlay``) or
+    ``NOTHING``."""
 
     def __init__(self, ax):
         self.ax = ax
@@ -83,7 +84,7 @@ class InPlacePlot:
         raise NotImplementedError
 
     def set(self, *data) -> int:
-        """Put ``data`` into the artists; return what changed (``FULL``, ``DATA``, ``OVERLAY``)."""
+        """Put ``data`` into the artists; return what changed (``FULL`` ... ``NOTHING``)."""
         raise NotImplementedError
 
     def fallback(self, *data):
@@ -127,11 +128,12 @@ def confusion_counts(y_true, y_pred, classes) -> np.ndarray:
 class RocPlot(InPlacePlot):
     """Binary ROC curve with its AUC in the legend and, optionally, a marker at the point a
     decision threshold gives (``update(pred, at=thresholded_predictions)``). The curve is
-    recomputed only when ``pred`` is a new object: moving the marker draws two artists."""
+    recomputed only when the scores changed: moving the marker redraws one artist."""
 
     def __init__(self, ax):
         super().__init__(ax)
         self._pred = None
+        self._scores = None
 
     def supports(self, pred, at=None):
         return binary_score(pred) is not None
@@ -139,7 +141,7 @@ class RocPlot(InPlacePlot):
     def fallback(self, pred, at=None):
         from nbml.plots import DRAW
 
-        self._pred = None
+        self._pred = self._scores = None
         DRAW["roc"](pred, self.ax)
 
     def setup(self, pred, at=None):
@@ -152,27 +154,29 @@ class RocPlot(InPlacePlot):
         ax.set_title(f"ROC ({pred.label})")
         self.legend = ax.legend(handles=[self.curve, self.chance], loc="lower right")
         self.animated, self.overlay = [self.curve, self.legend], [self.marker]
-        self._pred = None
+        self._pred = self._scores = None
 
     def set(self, pred, at=None):
         from sklearn.metrics import auc, roc_curve
 
-        level = OVERLAY
-        if pred is not self._pred:
-            level = DATA
-            fpr, tpr, _ = roc_curve(pred.y_true, binary_score(pred), pos_label=pred.classes[1])
+        level, scores = OVERLAY, binary_score(pred)
+        if pred is not self._pred and not (self._scores is not None and np.array_equal(scores, self._scores)
+                                           and np.array_equal(pred.y_true, self._pred.y_true)):
+            level, self._scores = DATA, scores
+            fpr, tpr, _ = roc_curve(pred.y_true, scores, pos_label=pred.classes[1])
             self.curve.set_data(fpr, tpr)
             self.auc = float(auc(fpr, tpr))
             self.legend.get_texts()[0].set_text(f"{pred.label} (AUC = {self.auc:.2f})")
             self._pred = pred
-        if at is None:
-            self.marker.set_data([], [])
-        else:
+        point = ([], [])
+        if at is not None:
             counts = confusion_counts(at.y_true, at.y_pred, at.classes)
             negatives, positives = counts[0].sum(), counts[1].sum()
-            fpr = counts[0, 1] / negatives if negatives else math.nan
-            tpr = counts[1, 1] / positives if positives else math.nan
-            self.marker.set_data([fpr], [tpr])
+            point = ([counts[0, 1] / negatives if negatives else math.nan],
+                     [counts[1, 1] / positives if positives else math.nan])
+        if level == OVERLAY and np.array_equal(self.marker.get_xydata(), np.column_stack(point), equal_nan=True):
+            return NOTHING
+        self.marker.set_data(*point)
         return level
 
 
@@ -206,9 +210,12 @@ class ConfusionPlot(InPlacePlot):
                 label.set_rotation(45)
         ax.set_title(f"Confusion matrix ({pred.label})")
         self.animated = [self.image] + [text for row in self.cells for text in row]
+        self.counts = None
 
     def set(self, pred):
         counts = confusion_counts(pred.y_true, pred.y_pred, pred.classes)
+        if getattr(self, "counts", None) is not None and np.array_equal(counts, self.counts):
+            return NOTHING  # the same cells: nothing to redraw
         self.counts = counts
         self.image.set_data(counts)
         low, high = counts.min(), counts.max()

@@ -28,7 +28,7 @@ import zlib
 import numpy as np
 
 from nbml.errors import NbmlError
-from nbml.plots.artists import DATA, FULL
+from nbml.plots.artists import DATA, FULL, OVERLAY
 from nbml.plots.artists import wipe as _wipe
 
 
@@ -165,6 +165,8 @@ class LiveFigure:
         canvas, box = self.figure.canvas, self.figure.bbox
         animated = [a for plot in self._plots.values() for a in plot.animated]
         overlay = [a for plot in self._plots.values() for a in plot.overlay]
+        if level < OVERLAY and self._middle is not None and self.png is not None:
+            return self.png  # nothing changed: the same picture
         if level >= FULL or self._base is None:
             canvas.draw()  # animated artists are skipped here...
             self._base, level = canvas.copy_from_bbox(box), FULL
