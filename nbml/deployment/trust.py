@@ -276,6 +276,8 @@ def check_hist_gradient_boosting(model) -> set:
     """A fitted HistGradientBoosting model's predictors and categorical bitsets."""
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
+    if not any(hasattr(model, a) for a in ("_predictors", "_preprocessor", "_bin_mapper", "n_features_in_")):
+        return set()  # unfitted: the template a wrapper keeps (FixedThresholdClassifier.estimator) holds no tree
     width = getattr(model, "n_features_in_", None)
     if width is None:
         raise DamagedModelError(f"{type(model).__name__} does not say how many columns it reads")
