@@ -167,9 +167,66 @@ def test_the_magic_splits_a_frame_given(run, cancer):
     ("%automl --budget 3 --metric r2", ("r2",)),
 ])
 def test_bad_magic_input_is_one_line(run, cancer, line, phrases):
-    run("nbml.split(__import__('sklearn.datasets', fromlist=['x']).load_breast_cancer(as_frame=True).frame, "
+    run("import nbml; nbml.split(__import__('sklearn.datasets', fromlist=['x']).load_breast_cancer(as_frame=True).frame, "
         "target='target', seed=0);")
     before = run("sorted(k for k in globals() if not k.startswith('_'))").value
     refused(run(line + " --no-live -o lost"), *phrases)
     assert run("'lost' in globals()").value is False
     assert run("sorted(k for k in globals() if not k.startswith('_'))").value == before
+
+
+def test_a_family_whose_package_is_missing_is_skipped_with_one_line(cancer_split, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "catboost", None)  # as if catboost were not installed
+    with pytest.warns(UserWarning, match=r"skipped catboost: pip install 'nbml\[boost\]'"):
+        result = nbml.automl(cancer_split, budget=2, models="lr,catboost", live=False, storage=None)
+    assert list(result.leaderboard.index) == ["lr"]
+    assert any("skipped catboost" in line for line in result.skipped)
+    with pytest.raises(NbmlError, match="none of the families asked for can run here") as info:
+        nbml.automl(cancer_split, budget=2, models="catboost", live=False, storage=None)
+    assert "\n" not in str(info.value)
+
+
+def test_an_ensemble_of_hgb_lgbm_and_lr_deploys_and_serves(noisy, run, ip, tmp_path):
+    pytest.importorskip("lightgbm")
+    from test_deploy_families import deploy_load_serve
+
+    split = nbml.split(noisy, target="y", seed=0, activate=False)
+    result = nbml.automl(split, budget=8, models="hgb,lgbm,lr", live=False, storage=None)
+    assert result.ensemble is not None, result.leaderboard
+    assert len(result.ensemble.params["members"]) >= 2
+    deploy_load_serve(result, run, ip, tmp_path)  # the final model: the ensemble
+
+
+def test_trials_run_on_a_dask_cluster(cancer_split):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = nbml.automl(cancer_split, budget=8, models="lr,knn,tree", scheduler=cluster.scheduler_address,
+                             live=False, storage=None)
+    assert len(result.history) >= 3 and result.best.metrics["roc_auc"] > 0.9
+
+
+def test_labels_and_panel_take_the_result(run, cancer):
+    run("import nbml; nbml.split(__import__('sklearn.datasets', fromlist=['x']).load_breast_cancer(as_frame=True).frame, "
+        "target='target', seed=0);")
+    assert run("%automl --budget 2 --models lr,nb --no-live -o auto3").error is None
+    labels = run("%labels auto3 -o found")
+    assert labels.error is None, labels.err
+    panel = run("%panel auto3.best")
+    assert panel.error is None, panel.err
+
+
+def test_no_public_function_is_shadowed_by_a_module_of_the_same_name():
+    """``nbml.automl`` stays the function after its module is imported (by a magic, say)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(nbml.__path__, "nbml."):
+        if not info.name.startswith(("nbml.scratch", "nbml.torch")):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:
+                pass
+    for name in nbml._LAZY:
+        assert not isinstance(getattr(nbml, name), type(nbml)), f"nbml.{name} is a module, not the function"
