@@ -208,3 +208,15 @@ def test_function_refusals(logit, diabetes, cancer_named):
     no_val = nbml.split(cancer_named, target="diagnosis", val=0, activate=False)
     with pytest.raises(NbmlError, match="no validation rows"):
         nbml.threshold(nbml.train(LogisticRegression(max_iter=1000), split=no_val, cv=3))
+
+
+@pytest.mark.parametrize("family", ["hgb", "svm"])
+def test_families_threshold_calibrate_and_deploy(family, cancer_split, tmp_path):
+    """Histogram trees (an unfitted template inside the wrapper) and decision scores (svm):
+    thresholded and calibrated, each deploys with its predictions (every family of
+    %compare --models all was checked so, lgbm, xgb and catboost included)."""
+    base = nbml.train(nbml.standard_model(family, "classification"), split=cancer_split)
+    X = cancer_split.X_test
+    for made in (nbml.threshold(base, metric="balanced_accuracy", cv=3), nbml.calibrate(base)):
+        nbml.deploy(made, tmp_path / "pkg")
+        assert list(nbml.load(tmp_path / "pkg").predict(X)) == list(made.predict(X))
