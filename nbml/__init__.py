@@ -54,7 +54,7 @@ _LAZY = {
     "fairness": "nbml.fairness_report",
     "add_metric": "nbml.metrics",
     "remove_metric": "nbml.metrics",
-    "threshold": "nbml.threshold",
+    "threshold": "nbml.thresholding",
     "automl": "nbml.auto",
     "AutoMLResult": "nbml.auto",
 }

@@ -220,3 +220,9 @@ def test_families_threshold_calibrate_and_deploy(family, cancer_split, tmp_path)
     for made in (nbml.threshold(base, metric="balanced_accuracy", cv=3), nbml.calibrate(base)):
         nbml.deploy(made, tmp_path / "pkg")
         assert list(nbml.load(tmp_path / "pkg").predict(X)) == list(made.predict(X))
+
+
+def test_nbml_threshold_stays_the_function_once_its_module_is_imported():
+    import nbml.thresholding  # what %threshold imports
+
+    assert callable(nbml.threshold) and nbml.threshold is nbml.thresholding.threshold

@@ -41,7 +41,7 @@ class FinalizeMagics(NbmlMagicsBase):
         training rows (scikit-learn's TunedThresholdClassifierCV), draw the metric against the
         threshold, and score the model at it on the validation rows. The threshold travels with
         the result: predict, %evaluate, %deploy and the service use it. Returns a TrainResult."""
-        from nbml.threshold import threshold
+        from nbml.thresholding import threshold
 
         args = self.parse(self.threshold_magic, line)
         result = self.lookup(args.result, "result")
