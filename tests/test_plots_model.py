@@ -182,3 +182,20 @@ def test_shap_missing_is_one_line_naming_the_extra(ip, run, lr, monkeypatch):
     monkeypatch.setitem(sys.modules, "shap", None)
     ip.user_ns["lr"] = lr
     refused(run("%evaluate lr --plots shap"), "pip install nbml[explain]")
+
+
+def test_vc_leaves_out_a_value_that_cannot_be_fit_and_sets_what_a_parameter_needs(iris_split):
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.tree import DecisionTreeClassifier
+
+    from nbml.plots.model import validation_curve
+
+    tree = nbml.train(DecisionTreeClassifier(random_state=0), split=iris_split)
+    shown = validation_curve(tree, "max_depth", values=[0, 2, 3])
+    assert np.isnan(shown.test_scores[0]).all() and not np.isnan(shown.test_scores[1:]).any()
+    assert "left out 0: it fails" in shown.title
+    with pytest.raises(NbmlError, match="could not be fit with any value of max_depth"):
+        validation_curve(tree, "max_depth", values=[0, -1])
+    lda = nbml.train(LinearDiscriminantAnalysis(), split=iris_split)  # shrinkage needs solver='lsqr'
+    shown = nbml.evaluate(lda, plots="vc").displays["vc"]
+    assert shown.param_name == "shrinkage" and "solver='lsqr'" in shown.title and not np.isnan(shown.test_scores).any()

@@ -217,15 +217,19 @@ def main_parameter(estimator) -> str:
     return next((name for name in MAIN_PARAMETERS if name in space), next(iter(space)))
 
 
+# a parameter that only works beside another setting: (that setting, the value it must not have, the one it gets)
+TOGETHER = {"shrinkage": ("solver", "svd", "lsqr")}  # LinearDiscriminantAnalysis: svd takes no shrinkage
+
+
 def validation_curve(result, param: str | None = None, values=None, cv: int = CV, n_values: int = 5):
     """Train and validation score (the task's primary metric) of ``result``'s recipe over the
     values of one parameter (``param``, default ``main_parameter``; ``values``, default
     ``n_values`` points of its default range): ``cv``-fold CV within the training rows through
-    the fold engine. Returns scikit-learn's ``ValidationCurveDisplay`` (``.labels``: the values as
-    written, ``.title``)."""
+    the fold engine; a value the model cannot fit with is left out (NaN) and named in the title.
+    Returns scikit-learn's ``ValidationCurveDisplay`` (``.labels``: the values as written, ``.title``)."""
     from sklearn.model_selection import ValidationCurveDisplay
 
-    from nbml.folds import rows_of, score
+    from nbml.folds import rows_of
     from nbml.metrics import PRIMARY
     from nbml.recipe import prepare
     from nbml.space import dimension, resolve
@@ -243,21 +247,49 @@ def validation_curve(result, param: str | None = None, values=None, cv: int = CV
                             f"result, {param!r}, values=[...])")
         values = space[param].grid(n_values)
     key = next(iter(resolve({param: dimension(param, list(values))}, recipe.pipeline)))
+    fixed, words = {}, ""
+    other, wrong, right = TOGETHER.get(param, (None, None, None))
+    if other is not None and estimator.get_params().get(other) == wrong:
+        fixed, words = {key[: -len(param)] + other: right}, f", {other}={right!r}"
     metric = PRIMARY[result.task]
     rows = rows_of(recipe, cv=cv, within_train=True)
-    train, test = [], []
-    for value in values:
-        table = score(recipe, rows, params={key: value}).table
-        train.append(table[f"train_{metric}"].to_numpy())
-        test.append(table[metric].to_numpy())
+    train, test, failed = _curve_scores(recipe, [{key: v, **fixed} for v in values], rows, metric,
+                                        f"validation curve of {param}: {len(values)} values × {cv} folds")
+    if len(failed) == len(values):
+        raise NbmlError(f"{type(estimator).__name__} could not be fit with any value of {param}: {failed[0][1]}")
     numeric = all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values)
     display = ValidationCurveDisplay(param_name=param, param_range=np.asarray(values if numeric else range(len(values)),
                                                                               dtype=float),
-                                     train_scores=np.array(train), test_scores=np.array(test), score_name=metric)
-    display.labels = [str(v) for v in values]
-    display.numeric = numeric
-    display.title = f"Validation curve of {param} ({cv}-fold CV within {len(rows.X)} training rows)"
+                                     train_scores=train, test_scores=test, score_name=metric)
+    display.labels, display.numeric = [str(v) for v in values], numeric
+    left_out = f"; left out {', '.join(str(values[i]) for i, _ in failed)}: it fails" if failed else ""
+    display.title = f"Validation curve of {param}{words} ({cv}-fold CV within {len(rows.X)} training rows{left_out})"
     return display
+
+
+def _curve_scores(recipe, settings, rows, metric, desc):
+    """Train and held-out ``metric`` (settings × folds) of ``recipe`` with each of ``settings``, fold by
+    fold through the fold engine behind one progress bar; (index, error) of the settings that failed."""
+    from tqdm.auto import tqdm
+
+    from nbml.folds import PROGRESS_AFTER, folds_of, run_fold
+
+    folds = folds_of(recipe, rows)
+    train, test = np.full((len(settings), len(folds)), np.nan), np.full((len(settings), len(folds)), np.nan)
+    failed = []
+    with tqdm(total=len(settings) * len(folds), desc=desc, unit="fit", delay=PROGRESS_AFTER, leave=False) as bar:
+        for i, params in enumerate(settings):
+            pipeline = recipe.model(params)
+            try:
+                for j, fold in enumerate(folds):
+                    outcome = run_fold(pipeline, fold)
+                    train[i, j] = outcome.train_metrics.get(metric, np.nan)
+                    test[i, j] = outcome.metrics.get(metric, np.nan)
+                    bar.update(1)
+            except (ValueError, ArithmeticError, NotImplementedError) as error:  # this value cannot be fit: NaN
+                train[i], test[i] = np.nan, np.nan
+                failed.append((i, f"{type(error).__name__}: {error}"))
+    return train, test, failed
 
 
 def draw_validation_curve(display, ax=None):
