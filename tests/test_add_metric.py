@@ -157,3 +157,13 @@ def test_bad_input_is_one_line(call, phrase):
     with pytest.raises(NbmlError, match=phrase.replace("(", r"\(")) as caught:
         eval(call, {"nbml": nbml, "f": skm.accuracy_score})
     assert "\n" not in str(caught.value)
+
+
+def test_the_panel_shows_an_added_metric(cancer_split):
+    from sklearn.linear_model import LogisticRegression
+
+    from nbml.widgets.panel import Panel
+
+    nbml.add_metric("f2", lambda y, p: skm.fbeta_score(y, p, beta=2, pos_label="malignant"))
+    p = Panel(LogisticRegression(max_iter=2000), background=False)
+    assert "<td>f2</td>" in p.metrics_view.value
