@@ -152,3 +152,18 @@ def test_a_family_outside_the_allow_list_is_refused_and_leaves_nothing(splits, r
     assert "euclidean, manhattan, chebyshev or minkowski" in str(cell.error)
     assert not (tmp_path / "deep").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lightgbm_before_4_6_is_not_trusted(splits, run, ip, tmp_path, monkeypatch):
+    """LightGBM's model parser before 4.6 had CVE-2024-43598: its boosters are refused, naming the fix."""
+    pytest.importorskip("lightgbm")
+    import importlib.metadata
+
+    result = nbml.train(standard("classification", "lgbm"), split=splits["classification"])
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "4.5.0" if name == "lightgbm" else real(name))
+    assert "lightgbm.basic.Booster" not in trusted_types()
+    ip.user_ns["old_lgbm"] = result
+    cell = run(f"%deploy old_lgbm {tmp_path / 'pkg'}")
+    assert cell.error is not None and "CVE-2024-43598" in str(cell.error) and "lightgbm>=4.6" in str(cell.error)
+    assert not (tmp_path / "pkg").exists()
