@@ -22,7 +22,7 @@ import pandas as pd
 from nbml.errors import NbmlError
 
 BACKGROUND = 100  # training rows the sampled explainer masks features with
-MAX_SUMMARY_ROWS = {True: 1000, False: 100}  # rows a summary explains: tree explainer / sampled explainer
+MAX_SUMMARY_ROWS = {True: 1000, False: 50}  # rows a summary explains: tree explainer / sampled explainer (slow)
 TREE_OUTPUT = {"probability": "probability", "log_odds": "log-odds", "raw_value": "raw score"}
 
 
