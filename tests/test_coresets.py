@@ -416,3 +416,10 @@ def test_raking_meets_the_totals_or_says_it_cannot():
     assert (new > 0).all()
     assert rake(w, columns, -target) is None  # a negative count: no positive weights reach it
     assert rake(w[:6], columns[:6], target) is None  # fewer rows than twice the constraints
+
+
+def test_one_class_has_no_pilot_and_is_drawn_by_the_bound(frame):
+    only = frame.assign(label=0)
+    cs = coreset(only, "label", size=100, seed=0)
+    assert cs.size == 100 and set(cs.y) == {0}
+    assert cs.weights.sum() == pytest.approx(len(frame))
