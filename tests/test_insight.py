@@ -181,13 +181,27 @@ def test_interactive_offers_importance_and_pdp(run, cancer_lr):
     assert "importance" not in plain.kinds and "pdp" not in plain.kinds
 
 
+def test_interactive_offers_the_curves_and_model_plots_asked_for(run, cancer_lr):
+    cell = run("%evaluate lr --interactive --plots roc,lift,ks,boundary,tree -o ev2")
+    assert cell.error is not None  # a logistic regression has no tree: refused in one line
+    cell = run("%evaluate lr --interactive --plots roc,lift,ks,boundary,vc -o ev2")
+    assert cell.error is None, cell.err
+    view = cell.value.evaluation
+    asked = ["roc", "lift", "ks", "boundary", "vc"]
+    assert set(asked) <= set(view.kinds) and "tree" not in view.kinds
+    for kind in asked:
+        view.buttons.value = kind
+        assert view.cache[kind].startswith(b"\x89PNG")
+    assert len({view.cache[k] for k in asked}) == len(asked)  # each kind its own picture
+
+
 def test_bad_input_is_one_clear_line(run, cancer_lr):
     from sklearn.datasets import make_blobs
 
     X, _ = make_blobs(120, centers=3, random_state=0)
-    cell = run("%evaluate lr --plots importance,shap")
+    cell = run("%evaluate lr --plots importance,lime")
     assert isinstance(cell.error, UsageError) and "\n" not in str(cell.error)
-    assert "'shap'" in str(cell.error) and "importance" in str(cell.error) and "pdp" in str(cell.error)
+    assert "'lime'" in str(cell.error) and "importance" in str(cell.error) and "pdp" in str(cell.error)
     with pytest.raises(ValueError, match="n_repeats=0"):
         nbml.evaluate(cancer_lr.user_ns["lr"], plots="importance", n_repeats=0)
     cancer_lr.user_ns["blobs"] = pd.DataFrame(X, columns=["a", "b"])

@@ -103,7 +103,7 @@ class TrainMagics(NbmlMagicsBase):
               help="val (default), or test: the final check on the untouched test rows")
     @argument("--plots", default=None,
               help="comma-separated: roc,pr,cm,residuals,actual,learning,calibration,lift,gain,ks,threshold,"
-                   "class_report,error; and importance "
+                   "class_report,error,boundary,tree,vc[:PARAM],rfe,cooks,shap; and importance "
                    "(permutation importance of your columns on the --on rows, with the model's own "
                    "coefficients or impurity importances), pdp (partial dependence of the top columns)")
     @argument("--interactive", action="store_true",

@@ -14,7 +14,10 @@ KINDS = {"classification": ("roc", "pr", "cm", "calibration", "learning"),
          "regression": ("residuals", "actual", "learning"), "clustering": ()}
 LABELS = {"roc": "ROC", "pr": "precision-recall", "cm": "confusion matrix", "calibration": "calibration",
           "learning": "learning curve", "residuals": "residuals", "actual": "predicted vs actual",
-          "importance": "importance", "pdp": "partial dependence"}
+          "importance": "importance", "pdp": "partial dependence", "lift": "lift", "gain": "cumulative gain",
+          "ks": "KS", "threshold": "threshold", "class_report": "class report", "error": "prediction error",
+          "boundary": "decision boundary", "tree": "tree", "vc": "validation curve", "rfe": "feature elimination",
+          "cooks": "Cook's distance", "shap": "SHAP"}
 # costly (many predictions): offered when the Evaluation computed them, i.e. when asked for
 INSIGHT_KINDS = ("importance", "pdp")
 
@@ -43,7 +46,12 @@ class InteractiveEvaluation:
         available = [k for k in KINDS[task] if k != "learning" or self.learning is not None or
                      self.result is not None]
         if self.evaluation is not None:
+            from nbml.plots import CURVES
+
             available += [k for k in INSIGHT_KINDS if getattr(self.evaluation, _INSIGHT[k]) is not None]
+            # the curves asked for, and the model plots the Evaluation computed (boundary, tree, vc, …)
+            available += [k for k in self.evaluation.plots if k in CURVES and k not in available]
+            available += [k for k in self.evaluation.displays if k not in available]
         if kinds is not None:
             from nbml.plots import parse_plots
 
@@ -55,7 +63,7 @@ class InteractiveEvaluation:
         # different plots take turns on these axes: clear them fully between kinds
         self.figure = LiveFigure(1, figsize=(4.8, 3.8), dpi=72, reuse_axes=False)
         self.cache: dict[str, bytes] = {}
-        self.buttons = widgets.ToggleButtons(options=[(LABELS[k], k) for k in available], value=available[0])
+        self.buttons = widgets.ToggleButtons(options=[(LABELS.get(k, k), k) for k in available], value=available[0])
         self.buttons.observe(lambda change: self.show(change["new"]), names="value")
         self.show(available[0])
         self.widget = widgets.VBox([widgets.HTML(f"<b>{title}</b>"), self.buttons, self.figure.widget()])
@@ -74,6 +82,8 @@ class InteractiveEvaluation:
             self.learning = learning_curve(self.result, seed=self.result.seed)
         if kind in INSIGHT_KINDS:
             self.figure.draw(_draw_insight, getattr(self.evaluation, _INSIGHT[kind]), force=True)
+        elif self.evaluation is not None and kind in self.evaluation.displays:
+            self.figure.draw(_draw_model_plot, self.evaluation, kind, force=True)
         else:
             self.figure.draw(_draw, self.predictions, kind, self.learning, force=True)
         self.cache[kind] = self.figure.png
@@ -86,6 +96,10 @@ def _draw(axes, pred, kind, learning):
     from nbml.plots import plot_predictions
 
     plot_predictions(pred, kind, ax=axes[0], learning=learning)
+
+
+def _draw_model_plot(axes, evaluation, kind):
+    evaluation.plot(kind, ax=axes[0])
 
 
 def _draw_insight(axes, display):
