@@ -140,6 +140,14 @@ def test_panel_magic_of_a_calibrated_result(ip, run, cancer):
     panel = ip.user_ns["w"].panel
     assert [c.key for c in panel.controls] == ["estimator__model__C"]
     assert panel.current.val["accuracy"] == pytest.approx(ip.user_ns["lr_cal"].metrics["accuracy"])
+    # with no --params and no space, the calibrated model's own default controls (C for a logistic regression)
+    cell = run("%panel lr_cal -o w2")
+    assert cell.error is None, cell.err
+    assert [c.key for c in ip.user_ns["w2"].panel.controls] == ["estimator__model__C"]
+    cell = run("%threshold lr --value 0.4 -o lr_t")
+    assert cell.error is None, cell.err
+    assert run("%panel lr_t -o w3").error is None
+    assert [c.key for c in ip.user_ns["w3"].panel.controls] == ["estimator__model__C"]
 
 
 def test_reliability_curves_brier_and_log_loss_are_shown(naive_bayes, cancer_split):

@@ -236,6 +236,10 @@ def choose_specs(pipeline, space=None, params=None, task=None) -> list:
     else:
         names = _default_names(estimator, own)
         fallback = _default_dims(estimator)
+        inner = own.get("estimator")
+        if not names and hasattr(inner, "get_params"):  # a wrapper (calibrated, thresholded): its model's names
+            inner = final_estimator(inner)
+            names, fallback = _default_names(inner, inner.get_params(deep=False)), _default_dims(inner)
     keys = _space.resolve({n: None for n in names}, pipeline)
     every = pipeline.get_params(deep=True)
     out = []
