@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 MAX_ROWS = 50_000
+COMPARE_LIMIT = 300  # seconds: %compare --models all has no budget; a run past this is reported as killed
 TOOLS = ("nbml", "flaml", "autogluon", "compare")
 
 
@@ -224,7 +225,8 @@ def main():
                 order = tools[seed % len(tools):] + tools[:seed % len(tools)]  # interleaved, turning
                 for tool in order:
                     python = sys.executable if tool in ("nbml", "compare") else args.peers_python
-                    got = launch(tool, folder, args.budget, python, timeout=int(args.budget * 4 + 300))
+                    limit = COMPARE_LIMIT if tool == "compare" else int(args.budget * 3 + 120)
+                    got = launch(tool, folder, args.budget, python, timeout=limit)
                     got.update(dataset=name, seed=seed, tool=tool, rows=spec["rows"], metric=spec["metric"])
                     runs.append(got)
                     print(f"{name:14s} seed {seed} {tool:10s} {spec['metric']:8s} {got['score']:.4f} "
