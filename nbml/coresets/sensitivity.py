@@ -176,7 +176,7 @@ def classification_sample(X, w, m, rng, codes, minimum_per_class):
 
 def _pilot_fit(X, codes, w, bound, rng):
     """A logistic regression on standardised features, fit on at most PILOT_ROWS weighted rows;
-    returns ``(model, mean, scale)``."""
+    returns ``(model, mean, scale, inverse Hessian)``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -193,53 +193,62 @@ def _pilot_fit(X, codes, w, bound, rng):
     # weights scaled to mean 1, so C=1 regularises the pilot as it would an unweighted fit of these
     # rows: enough to keep a separable node's coefficients finite
     model = LogisticRegression(C=1.0, max_iter=300)
+    z = (Xp - mean) / scale
     with warnings.catch_warnings():
         # a pilot only ranks rows and is calibrated against; a few digits short of converged is fine
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit((Xp - mean) / scale, codes[rows], sample_weight=rows_w * (len(rows_w) / rows_w.sum()))
-    return model, mean, scale
+        model.fit(z, codes[rows], sample_weight=rows_w * (len(rows_w) / rows_w.sum()))
+    return model, mean, scale, _inverse_hessian(z, model.predict_proba(z), rows_w)
+
+
+def _inverse_hessian(z, p, w):
+    """Inverse of the pilot's log-loss Hessian per unit weight in ``[z, 1]``, from its own rows
+    (a weighted sample of the data: an estimate of the full Hessian is all a score's scale needs)."""
+    a = np.column_stack([z, np.ones(len(z))])
+    # 1 - sum p_k^2: the logistic curvature p(1-p) (twice it) for two classes, its analogue for more
+    curvature = 1.0 - np.einsum("ij,ij->i", p, p)
+    hessian = a.T @ (a * (w * curvature)[:, None]) / w.sum()
+    d = len(hessian)
+    hessian[np.diag_indices(d)] += 1e-8 * np.trace(hessian) / d + 1e-300
+    return np.linalg.inv(hessian)
 
 
 def _residual_scores(X, codes, w, pilot, with_totals=True):
-    """Per-copy ``(1 - p(y|x)) * |H^{-1} a|`` of every row, and the weighted totals of the
-    balance columns (None without ``with_totals``); two passes over blocks of rows."""
-    model = pilot[0]
-    d = X.shape[1] + 1
-    residual = np.empty(len(X))
-    hessian = np.zeros((d, d))
-    totals = 0.0 if with_totals else None
-    for s, e in _blocks(len(X)):
-        a = _augmented(X[s:e], pilot)
-        p = model.predict_proba(a[:, :-1])
-        residual[s:e] = 1.0 - p[np.arange(e - s), codes[s:e]]
-        # 1 - sum p_k^2: the logistic curvature p(1-p) (twice it) for two classes, its analogue for more
-        curvature = 1.0 - np.einsum("ij,ij->i", p, p)
-        hessian += a.T @ (a * (w[s:e] * curvature)[:, None])
-        if with_totals:
-            totals = totals + w[s:e] @ _balance_columns(X[s:e], codes[s:e], pilot, a, p)
-    hessian /= w.sum()
-    hessian[np.diag_indices(d)] += 1e-8 * np.trace(hessian) / d + 1e-300
-    inverse = np.linalg.inv(hessian)
+    """Per-copy ``(1 - p(y|x)) * |H^{-1} [z, 1]|`` of every row, and the weighted totals of the
+    balance columns (None without ``with_totals``); one pass over blocks of rows."""
+    model, _, _, inverse = pilot
+    n_classes = len(model.classes_)
     out = np.empty(len(X))
+    gradient = np.zeros((n_classes - 1, X.shape[1] + 1))
     for s, e in _blocks(len(X)):
-        g = _augmented(X[s:e], pilot) @ inverse
-        out[s:e] = residual[s:e] * np.sqrt(np.einsum("ij,ij->i", g, g))
-    return out, totals
+        z = _standardised(X[s:e], pilot)
+        p = model.predict_proba(z)
+        residual = 1.0 - p[np.arange(e - s), codes[s:e]]
+        g = z @ inverse[:-1] + inverse[-1]
+        out[s:e] = residual * np.sqrt(np.einsum("ij,ij->i", g, g))
+        if with_totals:  # sum of w (onehot - p) ⊗ [z, 1] without forming it row by row
+            r = -p[:, 1:] * w[s:e, None]
+            r[codes[s:e] > 0, codes[s:e][codes[s:e] > 0] - 1] += w[s:e][codes[s:e] > 0]
+            gradient[:, :-1] += r.T @ z
+            gradient[:, -1] += r.sum(axis=0)
+    if not with_totals:
+        return out, None
+    counts = np.bincount(codes, weights=w, minlength=n_classes)
+    return out, np.concatenate([counts, gradient.ravel()])
 
 
-def _augmented(block, pilot):
-    """``[z, 1]`` for a block of rows (standardised as the pilot saw them), in float64."""
-    _, mean, scale = pilot
-    z = (block.astype(np.float64) - mean) / scale
-    return np.column_stack([z, np.ones(len(z))])
+def _standardised(block, pilot):
+    """A block of rows standardised as the pilot saw them, in float64."""
+    return (block.astype(np.float64) - pilot[1]) / pilot[2]
 
 
-def _balance_columns(block, codes, pilot, a=None, p=None):
+def _balance_columns(block, codes, pilot):
     """What the calibrated weights must total to: one indicator per class (the rows each class
     stands for) and the log-loss gradient at the pilot, ``(onehot - p) ⊗ [z, 1]`` (one class
     left out: the classes' gradients sum to zero)."""
-    a = _augmented(block, pilot) if a is None else a
-    p = pilot[0].predict_proba(a[:, :-1]) if p is None else p
+    z = _standardised(block, pilot)
+    a = np.column_stack([z, np.ones(len(z))])
+    p = pilot[0].predict_proba(z)
     onehot = np.zeros_like(p)
     onehot[np.arange(len(codes)), codes] = 1.0
     gradient = ((onehot - p)[:, 1:, None] * a[:, None, :]).reshape(len(a), -1)
