@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 MAX_ROWS = 50_000
-COMPARE_LIMIT = 300  # seconds: %compare --models all has no budget; a run past this is reported as killed
+COMPARE_LIMIT = 150  # seconds: %compare --models all has no budget; a run past this is reported as killed
 TOOLS = ("nbml", "flaml", "autogluon", "compare")
 
 
@@ -122,13 +122,18 @@ def run_nbml(spec, folder, budget, compare=False):
     start = time.perf_counter()
     if compare:
         table = nbml.compare(models="all", cv=5, sort_by=metric)
-        result = table.attrs["results"][table.index[0]]
+        result = {r.name: r for r in table.attrs["results"].values()}[table.index[0]]
     else:
         result = nbml.automl(split, budget=budget, metric=metric, seed=spec["seed"], live=False, storage=None)
     model = result.model
     elapsed = time.perf_counter() - start
     X, y = split.X_test, split.y_test
-    pred = model.predict(X) if spec["task"] == "regression" else model.predict_proba(X)
+    if spec["task"] == "regression":
+        pred = model.predict(X)
+    elif hasattr(model, "predict_proba"):
+        pred = model.predict_proba(X)
+    else:  # a model without probabilities (SVC, ridge): its decision scores rank the rows for ROC AUC
+        pred = np.column_stack([-model.decision_function(X), model.decision_function(X)])
     classes = None if spec["task"] == "regression" else list(model.classes_)
     extra = {"final": result.name}
     return score(spec["metric"], y, pred, classes), elapsed, extra

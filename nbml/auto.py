@@ -420,8 +420,8 @@ class AutoML:
     def reserve(self) -> float:
         """Time kept back for the end: choosing the ensemble, refitting its members on
         train+val, and a margin for a busy machine."""
-        best = self.kept[:5]
-        costs = [self.families[r["family"]].fold_cost(self.unit()) * self.cv / (self.cv - 1) for r in best]
+        # each candidate's own fold fit time, scaled to all of train+val
+        costs = [float(r["table"]["fit_time"].mean()) * self.cv / (self.cv - 1) for r in self.kept[:5]]
         choosing = ENSEMBLE_ROUNDS * min(len(self.kept), ENSEMBLE_CANDIDATES) * self.metric_time
         return REFIT_MARGIN * float(sum(costs)) + choosing + MARGIN * self.budget
 
