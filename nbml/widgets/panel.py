@@ -424,14 +424,9 @@ class Panel:
 
     # -- threshold -------------------------------------------------------------------------
     def _binary_scores(self, fit):
-        pred = fit.val_pred
-        if pred is None or pred.classes is None or len(pred.classes) != 2:
-            return None
-        if pred.proba is not None:
-            return np.asarray(pred.proba)[:, 1]
-        if pred.scores is not None:
-            return np.asarray(pred.scores).reshape(len(pred.y_pred), -1)[:, -1]
-        return None
+        from nbml.plots.artists import binary_score
+
+        return binary_score(fit.val_pred)
 
     def _threshold_range(self, fit):
         if fit.val_pred.proba is not None:
