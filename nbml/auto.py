@@ -47,7 +47,7 @@ ENSEMBLE_ROUNDS = 25
 PATIENCE = 5  # ensemble selection stops after this many rounds without a gain
 REFIT_MARGIN = 2.0  # the time kept back for the final refits, as a multiple of their estimate
 MIN_TRIALS_TO_PRUNE = 3
-MARGIN = 0.03  # of the budget, kept for a busy machine's slower end
+MARGIN = 0.05  # of the budget, kept for a busy machine's slower end
 NEW_FAMILY_SHARE = 0.1  # a family's first trial starts only with this share of the budget left
 
 
