@@ -33,6 +33,18 @@ def test_notebook_executes(path, tmp_path):
         check_quickstart(nb)
     if path.stem == "10_tuning":
         check_tuning_course(nb)
+    if path.stem == "from_pycaret":
+        check_automl_board(nb)
+
+
+def check_automl_board(nb):
+    """%automl's leaderboard is one display, updated in place while it runs, then the result."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%automl"))
+    boards = [o for o in cell.outputs if o.output_type == "display_data"]
+    assert len(boards) == 1 and "<b>automl</b>" in boards[0]["data"]["text/html"]
+    assert "best roc_auc" in boards[0]["data"]["text/html"]  # the final state: the leaderboard
+    result = [o for o in cell.outputs if o.output_type == "execute_result"]
+    assert result and "s budget" in result[0]["data"]["text/html"]
 
 
 def check_tuning_course(nb):
