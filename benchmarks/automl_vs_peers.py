@@ -73,6 +73,11 @@ def load(name: str):
     raise SystemExit(f"unknown dataset {name}")
 
 
+def load_metric(name):
+    return {"digits": "log_loss", "Car": "log_loss", "MedExp": "r2", "BudgetFood": "r2", "diamonds": "r2"}.get(name,
+                                                                                                            "roc_auc")
+
+
 DATASETS = ("breast_cancer", "digits", "Benefits", "Hdma", "HI", "Car", "MedExp", "BudgetFood", "diamonds")
 
 
@@ -198,12 +203,14 @@ def launch(tool, folder, budget, python, timeout):
 # -- the table ---------------------------------------------------------------------------------
 
 def normalized(frame: pd.DataFrame, metric_of: dict) -> pd.DataFrame:
-    out = frame.copy()
+    """Per dataset, (score - worst) / (best - worst) over the tools that gave a score (a tool
+    killed or failed there is left out of that dataset)."""
+    out = frame.astype(float).copy()
     for name, row in frame.iterrows():
         values = row.astype(float)
         best, worst = (values.min(), values.max()) if metric_of[name] == "log_loss" else (values.max(), values.min())
         span = best - worst
-        out.loc[name] = (values - worst) / span if span else 1.0
+        out.loc[name] = (values - worst) / span if span else values * 0 + 1.0
     return out
 
 
@@ -215,11 +222,17 @@ def main():
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--peers-python", default=sys.executable, help="python with flaml and autogluon installed")
     parser.add_argument("--out", default=None, help="also write every run to this CSV")
+    parser.add_argument("--report", nargs="+", default=None, metavar="CSV",
+                        help="only print the table of earlier runs (later files replace runs of the same dataset, "
+                             "seed and tool)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.folder, args.budget)
+    if args.report:
+        frame = pd.concat([pd.read_csv(p) for p in args.report]).drop_duplicates(["dataset", "seed", "tool"], keep="last")
+        return report(frame, {d: load_metric(d) for d in frame["dataset"].unique()}, args.budget)
     tools = args.tools.split(",")
     runs, metric_of = [], {}
     for seed in [int(s) for s in args.seeds.split(",")]:
@@ -249,7 +262,7 @@ def report(frame, metric_of, budget):
     print(f"\nTest score, median over seeds (budget {budget:g} s):")
     print(table.round(4).to_string())
     scores = table.drop(columns="metric")
-    norm = normalized(scores.dropna(axis=1, how="all").fillna(scores.min(axis=1).min()), metric_of)
+    norm = normalized(scores, metric_of)
     print("\nNormalized score per dataset ((score - worst) / (best - worst)), and its median:")
     print(norm.round(3).to_string())
     print(norm.median().round(3).to_string())
