@@ -258,7 +258,7 @@ def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_a
     """Fit and score one configuration on every fold (the fold engine's ``run_fold``), stopping
     when its running score falls below the family's median (pruned) or when it would end past
     ``deadline`` (cut). Returns the outcome with the out-of-fold predictions."""
-    from nbml.folds import _out_of_fold, run_fold
+    from nbml.folds import run_fold, scored
 
     start, outcomes, scores, running, times = time.perf_counter(), [], [], [], []
     out = {"state": "complete", "error": None}
@@ -291,13 +291,10 @@ def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_a
         from nbml.errors import describe_error
 
         out["state"], out["error"] = "fail", describe_error(exc)
-    done = out["state"] == "complete"
+    done = scored(task, rows, outcomes) if out["state"] == "complete" else None
     out.update(score=float(np.mean(scores)) if scores else math.nan, running=running, fold_times=times,
-               duration=time.perf_counter() - start, fold_scores=scores,
-               metrics={m: float(np.mean([o.metrics.get(m, math.nan) for o in outcomes])) for m in outcomes[0].metrics}
-               if done else {},
-               predictions=_out_of_fold(rows, outcomes, task) if done else None,
-               table=_fold_table(outcomes) if done else None)
+               duration=time.perf_counter() - start, fold_scores=scores, metrics=done.mean() if done else {},
+               predictions=done.predictions if done else None, table=done.table if done else None)
     return out
 
 
@@ -358,13 +355,6 @@ def _xgb_clock(clock):
         def after_iteration(self, model, epoch, evals_log):
             return clock.after_iteration(model, epoch, evals_log)
     return Clock()
-
-
-def _fold_table(outcomes) -> pd.DataFrame:
-    table = pd.DataFrame([{**o.metrics, **{f"train_{m}": math.nan for m in o.metrics}, "fit_time": o.fit_time,
-                           "score_time": o.score_time} for o in outcomes], index=range(1, len(outcomes) + 1))
-    table.index.name = "fold"
-    return table
 
 
 def _run_job(job):

@@ -278,11 +278,16 @@ def score_many(recipes, rows_or_folds=None, params=None, n_jobs=None, train_scor
 
 
 def _scores(recipe, rows, outcomes) -> Scores:
+    return scored(recipe.task, rows, outcomes)
+
+
+def scored(task, rows, outcomes) -> Scores:
+    """The ``Scores`` of fold outcomes of ``rows`` (``run_fold``'s, in the order of ``rows.pairs``)."""
     table = pd.DataFrame([pd.Series({**o.metrics, **{f"train_{m}": v for m, v in o.train_metrics.items()},
                                      "fit_time": o.fit_time, "score_time": o.score_time}, name=i)
                           for i, o in enumerate(outcomes, 1)])
     table.index.name = "fold"
-    predictions = outcomes[0].held_out if len(outcomes) == 1 else _out_of_fold(rows, outcomes, recipe.task)
+    predictions = outcomes[0].held_out if len(outcomes) == 1 else _out_of_fold(rows, outcomes, task)
     return Scores(table=table, predictions=predictions, models=[o.model for o in outcomes])
 
 

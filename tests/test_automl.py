@@ -119,7 +119,10 @@ def test_coin_flip_labels_score_chance_with_memorizing_families():
     result = nbml.automl(split, budget=4, models="tree,knn", metric="accuracy", live=False, storage=None)
     first = result.history.groupby("family").head(1)  # each family's defaults: chosen by nothing
     assert (abs(first["score"] - 0.5) < 0.08).all(), first
-    assert abs(result.history["score"].median() - 0.5) < 0.05
+    # defaults and TPE's random start-up draws: chosen by nothing (later trials are steered by these
+    # very folds, so they drift above chance by selection, which the next lines bound)
+    unsteered = result.history.groupby("family").head(6)
+    assert abs(unsteered["score"].median() - 0.5) < 0.05
     # the best of many trials, chosen on these very scores, is optimistic, and the result says so
     assert result.metrics["accuracy"] < 0.66 and result.best.metrics["accuracy"] < 0.66
     assert "optimistic" in result.summary()
