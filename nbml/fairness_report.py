@@ -133,6 +133,8 @@ def fairness(result, by, on: str = "val", pos_label=None) -> FairnessReport:
 def _classification(fl, result, on, by, groups, y, y_pred, pos_label, notes):
     classes = list(result.model.classes_)
     pos_label = classes[-1] if pos_label is None else pos_label
+    if pos_label not in classes:  # a class written as text (the command line's "1" for the class 1)
+        pos_label = next((c for c in classes if str(c) == str(pos_label)), pos_label)
     if pos_label not in classes:
         raise NbmlError(f"pos_label={pos_label!r} is not a class of {result.name}; its classes are "
                         f"{', '.join(map(str, classes))}")

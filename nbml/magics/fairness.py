@@ -25,12 +25,5 @@ class FairnessMagics(NbmlMagicsBase):
         args = self.parse(self.fairness_magic, line)
         result = self.lookup(args.result, "result")
         with self.errors(f"%fairness {args.result}"):
-            report = fairness(result, by=args.by, on=args.on, pos_label=self._label(result, args.pos_label))
+            report = fairness(result, by=args.by, on=args.on, pos_label=args.pos_label)
         return self.finish(report, args.out, self.silenced(line))
-
-    @staticmethod
-    def _label(result, written):
-        """The class the user typed (classes may be numbers; the command line gives text)."""
-        if written is None or getattr(result, "task", None) != "classification":
-            return written
-        return next((c for c in result.model.classes_ if str(c) == written), written)
