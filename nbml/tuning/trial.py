@@ -146,8 +146,9 @@ class PreparedFolds:
     parameters all belong to the final estimator (the preprocessing fit on a fold does not
     depend on them, so refitting it per configuration would only repeat the same work)."""
 
-    def __init__(self, estimator, prefix, folds):
+    def __init__(self, estimator, prefix, folds, preprocessors=None):
         self.estimator, self.prefix, self.folds = estimator, prefix, folds
+        self.preprocessors = preprocessors or []  # each fold's fitted preprocessing
 
     def strip_key(self, key):
         return key.removeprefix(self.prefix)
@@ -176,11 +177,12 @@ def prepare_folds(pipeline, folds, keys):
         return None
     if sum(f.X_train.shape[0] + f.X_test.shape[0] for f in folds) * folds[0].X_train.shape[1] > PREPARE_LIMIT:
         return None
-    out = []
+    out, preprocessors = [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for fold in folds:
             pre = clone(steps[0][1])
+            preprocessors.append(pre)
             try:
                 X_tr, X_te = pre.fit_transform(fold.X_train, fold.y_train), pre.transform(fold.X_test)
             except (ValueError, TypeError, ArithmeticError, IndexError, KeyError):
@@ -189,7 +191,7 @@ def prepare_folds(pipeline, folds, keys):
             done.X_train, done.X_test, done.prepared = X_tr, X_te, True
             done.fit_params = {k.removeprefix(prefix): v for k, v in fold.fit_params.items()}
             out.append(done)
-    return PreparedFolds(steps[-1][1], prefix, out)
+    return PreparedFolds(steps[-1][1], prefix, out, preprocessors)
 
 
 def run_one(args):

@@ -316,30 +316,15 @@ class Panel:
 
     def _prepare(self, fold):
         """``(fitted preprocessing, fold of preprocessed rows)`` when every control and fit
-        parameter belongs to the final estimator of a ``preprocess -> model`` Pipeline: the
-        preprocessing fit on the training rows cannot depend on them, so refitting it on each
-        change would only repeat the same work. None otherwise (each refit fits it all)."""
-        from copy import copy
+        parameter belongs to the final estimator of a ``preprocess -> model`` Pipeline (the
+        search's ``prepare_folds``: refitting the preprocessing on each change would only repeat
+        the same work). None otherwise (each refit fits it all)."""
+        from nbml.tuning.trial import prepare_folds
 
-        from sklearn.base import clone
-        from sklearn.pipeline import Pipeline
-
-        pipeline = self.pipeline
-        if type(pipeline) is not Pipeline or len(pipeline.steps) != 2 or fold.weights is not None:
+        if fold.weights is not None:
             return None
-        prefix = pipeline.steps[-1][0] + "__"
-        if not all(k.startswith(prefix) for k in [c.key for c in self.controls] + list(fold.fit_params)):
-            return None
-        preprocess = clone(pipeline.steps[0][1])
-        try:  # as Pipeline.fit does it: fit_transform on the training rows
-            X_train = preprocess.fit_transform(fold.X_train, fold.y_train)
-            X_val = preprocess.transform(fold.X_test)
-        except Exception:  # noqa: BLE001 - then each refit fits the whole pipeline and shows its own error
-            return None
-        prepared = copy(fold)
-        prepared.X_train, prepared.X_test, prepared.prepared = X_train, X_val, True
-        prepared.fit_params = {k.removeprefix(prefix): v for k, v in fold.fit_params.items()}
-        return preprocess, prepared
+        prepared = prepare_folds(self.pipeline, [fold], [c.key for c in self.controls])
+        return None if prepared is None else (prepared.preprocessors[0], prepared.folds[0])
 
     def _accept(self, fit: Fit, record: bool = True):
         self.current = fit
