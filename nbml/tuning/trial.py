@@ -205,14 +205,20 @@ def run_one(args):
 SMALL_DATA = 500_000
 
 
+_THREADPOOLS = None  # threadpoolctl's controller: finding the BLAS libraries once costs ~10 ms
+
+
 def blas_threads(X):
     """One BLAS/OpenMP thread while fitting small data."""
     import contextlib
 
+    global _THREADPOOLS
     if X is None or getattr(X, "size", SMALL_DATA) >= SMALL_DATA:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
+    if _THREADPOOLS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            return contextlib.nullcontext()
+        _THREADPOOLS = ThreadpoolController()
+    return _THREADPOOLS.limit(limits=1)

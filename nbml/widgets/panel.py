@@ -286,6 +286,7 @@ class Panel:
     def _fit(self, values: dict) -> Fit:
         from nbml.errors import describe_error
         from nbml.folds import folds_of, rows_of, run_fold
+        from nbml.tuning.trial import blas_threads
 
         keys = {c.name: c.key for c in self.controls}
         fit = Fit(dict(values))
@@ -296,7 +297,7 @@ class Panel:
                 if self._fold is None:  # train -> validation, as %%train
                     self._fold = folds_of(self.recipe, rows_of(self.recipe))[0]
                     self._prepared = self._prepare(self._fold)
-                with _blas_threads(self._fold.X_train):
+                with blas_threads(self._fold.X_train):
                     if self._prepared is None:
                         outcome = run_fold(pipeline, self._fold)
                         model = outcome.model
@@ -580,28 +581,6 @@ def _assembled(pipeline, preprocess, model):
 
     steps = [(pipeline.steps[0][0], preprocess), (pipeline.steps[-1][0], model)]
     return Pipeline(**{**pipeline.get_params(deep=False), "steps": steps})
-
-
-_THREADPOOLS = None  # threadpoolctl's controller: finding the BLAS libraries once costs ~10 ms
-
-
-def _blas_threads(X):
-    """One BLAS/OpenMP thread while refitting small data (``nbml.tuning.trial.SMALL_DATA``: on
-    a busy 2-core machine a LogisticRegression fit ran 9x slower with 2 threads than with 1)."""
-    import contextlib
-
-    from nbml.tuning.trial import SMALL_DATA
-
-    global _THREADPOOLS
-    if X is None or getattr(X, "size", SMALL_DATA) >= SMALL_DATA:
-        return contextlib.nullcontext()
-    if _THREADPOOLS is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            return contextlib.nullcontext()
-        _THREADPOOLS = ThreadpoolController()
-    return _THREADPOOLS.limit(limits=1)
 
 
 def panel(result_or_model, space=None, params=None, split=None, namespace=None, background=True, **options):
