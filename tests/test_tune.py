@@ -5,6 +5,7 @@ import math
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pandas as pd
@@ -269,6 +270,18 @@ def test_timeout_stops_starting_trials(store, cancer_split):
     result = nbml.tune(DecisionTreeClassifier(), {"max_depth": randint(1, 20)}, method="random", trials=10_000,
                        timeout=1.0)
     assert 0 < len(result.trials) < 10_000
+
+
+@pytest.mark.parametrize("method", ["random", "bayes", "grid"])
+def test_timeout_always_lets_the_first_trial_finish(store, cancer_split, method):
+    # a slow start (a loaded machine, a live view drawing) must not leave a search with no trial at all
+    class SlowStart:
+        def on_start(self, search, total):
+            time.sleep(0.4)
+
+    result = nbml.tune(DecisionTreeClassifier(), {"max_depth": [2, 3, 4, 5]}, method=method, trials=4,
+                       timeout=0.2, callbacks=SlowStart())
+    assert len(result.trials) == 1 and result.best is not None
 
 
 def test_a_crash_loses_no_finished_trial_and_resume_continues(store, cancer_split, tmp_path):

@@ -50,7 +50,10 @@ class Search:
 
     # timing and stopping
     def out_of_time(self) -> bool:
-        return self.timeout is not None and time.perf_counter() - self.started >= self.timeout
+        """Past ``timeout`` once a trial has finished: a slow start (a loaded machine, a live view
+        drawing) never leaves a search with no trial at all, as Optuna's ``timeout`` does."""
+        return (self.timeout is not None and bool(self.records)
+                and time.perf_counter() - self.started >= self.timeout)
 
     def job_args(self, params, **extra) -> dict:
         args = dict(pipeline=self.pipeline, params=params, folds=self.folds, metric=self.metric, seed=self.seed,
