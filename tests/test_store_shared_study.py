@@ -70,7 +70,9 @@ def test_two_processes_share_a_study_without_fitting_anything_twice(tmp_path):
     assert sorted(results[0]["mine"] + results[1]["mine"]) == list(range(40))
     for r in results:
         assert set(r["mine"]) <= set(r["numbers"]) and len(r["numbers"]) > 20
-    assert sorted(results[-1]["numbers"]) == list(range(40))  # the last to end saw all 40
+    # the one that read the study last saw all 40 (which one that is: not its printed end time, a
+    # process can be paused between reading the study and printing)
+    assert any(sorted(r["numbers"]) == list(range(40)) for r in results), results
 
     # Optuna's study has the 40 fits; every other proposal was answered from the stored trial
     import optuna
