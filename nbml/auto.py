@@ -49,6 +49,13 @@ REFIT_MARGIN = 2.0  # the time kept back for the final refits, as a multiple of 
 MIN_TRIALS_TO_PRUNE = 3
 MARGIN = 0.05  # of the budget, kept for a busy machine's slower end
 NEW_FAMILY_SHARE = 0.1  # a family's first trial starts only with this share of the budget left
+# cv=None: K-fold CV while the rows are few for the budget, else one holdout fold (fit on 80%,
+# scored on 20% of train+val), so large data gets several times more trials in the same budget
+# (FLAML decides the same way, on rows × columns per hour of budget; measured in
+# benchmarks/automl_vs_peers.py: the datasets above the line are HI, BudgetFood and diamonds at 30 s)
+AUTO_FOLDS = 5
+HOLDOUT_ROWS_PER_SECOND = 330  # holdout above 10,000 rows for a 30 s budget, 40,000 for 120 s
+HOLDOUT_ROWS = 100_000  # and always from here
 
 
 @dataclass(kw_only=True, repr=False, eq=False)
@@ -57,8 +64,9 @@ class AutoMLResult(TrainResult):
     out-of-fold, else the best single model — as a ``TrainResult`` (``%evaluate``, ``%deploy``,
     ``%panel``, ``%labels`` take it), with the run: ``leaderboard`` (per family: best score,
     trials, time), ``best`` (the best single model, a TrainResult), ``ensemble`` (a TrainResult,
-    or None), ``history`` (every trial). Scores are out-of-fold on train+val; the models are
-    fit on train+val, so only ``%evaluate --on test`` is held out."""
+    or None), ``history`` (every trial), ``scored_on`` (K-fold CV on train+val, or a holdout
+    fifth of it on large data). Scores are held out of the fit that made them; the final models are
+    fit on train+val, so only ``%evaluate --on test`` is held out for them."""
 
     leaderboard: pd.DataFrame = None
     best: TrainResult = None
@@ -70,6 +78,7 @@ class AutoMLResult(TrainResult):
     skipped: list = field(default_factory=list)
     study: str | None = None
     metric: str = ""
+    scored_on: str = "out-of-fold on train+val"
 
     def __repr__(self) -> str:
         return self.summary() + "\n" + self.leaderboard.to_string()
@@ -79,8 +88,8 @@ class AutoMLResult(TrainResult):
             else f"the best single model ({self.best.name})"
         ended = "interrupted (Ctrl-C) after" if self.interrupted else "used"
         text = (f"automl {ended} {self.elapsed:.1f} s of a {self.budget:g} s budget: {len(self.history)} trials over "
-                f"{len(self.leaderboard)} families; final model: {chosen}, out-of-fold {self.metric} "
-                f"{self.metrics.get(self.metric, math.nan):.4f} on train+val — chosen as the best of "
+                f"{len(self.leaderboard)} families; final model: {chosen}, {self.metric} "
+                f"{self.metrics.get(self.metric, math.nan):.4f} {self.scored_on} — chosen as the best of "
                 f"{len(self.history)} on these scores, so optimistic; the test rows are untouched: "
                 f"%evaluate NAME --on test gives the unbiased score.")
         return text + "".join(f"\n{line}" for line in self.skipped)
@@ -381,7 +390,16 @@ class AutoML:
         self.wall_start = time.time()
         self.deadline = self.wall_start + budget
         self.names, self.shared, self.families = list(names), {}, {}
-        self.rows = rows_of(prepare(standard_model("lr" if "lr" in names else names[0], split.task), split, seed), cv)
+        rows = rows_of(prepare(standard_model("lr" if "lr" in names else names[0], split.task), split, seed),
+                       AUTO_FOLDS if cv == "holdout" else cv)
+        if cv == "holdout":  # the first of the folds: its held-out rows are the search's scored rows
+            rows = replace(rows, pairs=rows.pairs[:1], label="holdout")
+        self.rows = rows
+        self.scored_on = (f"out-of-fold on train+val ({cv}-fold CV)" if cv != "holdout" else
+                          f"on a holdout of {len(rows.pairs[0][1]):,} train+val rows (1/{AUTO_FOLDS}; "
+                          f"large data for the budget)")
+        # a refit on all of train+val costs this many times a trial's fit
+        self.refit_scale = len(rows.X) / len(rows.pairs[0][0])
         self.url, self.study, self.number = store
         self.records, self.kept, self.interrupted = [], [], False
         self.metric_time = 0.0
@@ -411,7 +429,7 @@ class AutoML:
         """Time kept back for the end: choosing the ensemble, refitting its members on
         train+val, and a margin for a busy machine."""
         # each candidate's own fold fit time, scaled to all of train+val
-        costs = [float(r["table"]["fit_time"].mean()) * self.cv / (self.cv - 1) for r in self.kept[:5]]
+        costs = [float(r["table"]["fit_time"].mean()) * self.refit_scale for r in self.kept[:5]]
         choosing = ENSEMBLE_ROUNDS * min(len(self.kept), ENSEMBLE_CANDIDATES) * self.metric_time
         return REFIT_MARGIN * float(sum(costs)) + choosing + MARGIN * self.budget
 
@@ -439,7 +457,7 @@ class AutoML:
         for short in self.names:
             if short in self.families and self.families[short].trials:
                 continue  # resumed
-            need = max(self.unit() * COST.get(short, 10) * self.cv, NEW_FAMILY_SHARE * self.budget)
+            need = max(self.unit() * COST.get(short, 10) * len(self.rows.pairs), NEW_FAMILY_SHARE * self.budget)
             left = self.left() - self.reserve()
             if need >= left:  # decided before the family's library is even imported
                 self.skipped.append(f"skipped {short}: its first trial needs about {need:.1f} s and "
@@ -627,7 +645,7 @@ def _trained(run, record, fitted) -> TrainResult:
                        split=run.split, name=f"{record['family']} (automl)", recipe=recipe,
                        predictions=record["predictions"], cv=record["table"], params=dict(record["params"]),
                        fit_time=float(record["table"]["fit_time"].sum()), fitted_model=fitted, fitted_on="train+val",
-                       note=f"trial {record['number']} of the automl run; out-of-fold on train+val")
+                       note=f"trial {record['number']} of the automl run; scored {run.scored_on}")
 
 
 def _finish(run, ensemble: bool):
@@ -678,7 +696,8 @@ def _ensemble(run, members, counts, fitted, best_result) -> TrainResult:
                        recipe=recipe, predictions=preds, params={"members": names, "weights": [int(c) for c in counts]},
                        fit_time=sum(r["table"]["fit_time"].sum() for r in members), fitted_model=model,
                        fitted_on="train+val", comparison=comparison,
-                       note=f"Caruana ensemble selection on out-of-fold predictions: {gain:+.4f} {run.metric} over "
+                       note=f"Caruana ensemble selection on held-out predictions ({run.scored_on}): "
+                            f"{gain:+.4f} {run.metric} over "
                             f"the best single model ({best_result.name}).")
 
 
@@ -697,11 +716,14 @@ def _fitted_voting(combined, fitted_members, split):
 
 # -- the entry point -----------------------------------------------------------------------
 
-def automl(split=None, budget=60, models=None, metric=None, cv=5, seed=0, ensemble=True, n_jobs=None,
+def automl(split=None, budget=60, models=None, metric=None, cv=None, seed=0, ensemble=True, n_jobs=None,
            scheduler=None, study=None, storage=None, resume=False, live=None, data=None, target=None) -> AutoMLResult:
     """Search across model families for ``budget`` seconds on the active split's train+val rows
-    (``cv``-fold CV; the test rows stay untouched) and end in an ensemble of the best trials when
-    it beats the best single one out-of-fold. ``models``: short family names (``"hgb,lgbm,rf,lr"``;
+    and end in an ensemble of the best trials when it beats the best single one on held-out
+    predictions; the test rows stay untouched. ``cv``: K-fold CV on train+val, ``"holdout"`` (one
+    fold of five: fit on 80%, scored on 20%), or None: 5-fold while train+val has at most 330 rows
+    per second of budget (10,000 for 30 s) and 100,000 rows, else the holdout (more trials on large
+    data, as FLAML does). ``models``: short family names (``"hgb,lgbm,rf,lr"``;
     default: every standard family installed); ``metric``: the task's metric or a scikit-learn
     scorer name (default: roc_auc for two classes, log_loss for more, r2 for regression);
     ``n_jobs`` / ``scheduler``: trials in parallel (a Dask scheduler address as ``%tune``);
@@ -719,7 +741,8 @@ def automl(split=None, budget=60, models=None, metric=None, cv=5, seed=0, ensemb
     if task not in ("classification", "regression"):
         raise NbmlError(f"automl searches classification and regression models; this split is {task}")
     metric = _metric(metric, task, data_split)
-    check_folds(cv, data_split.X_trainval, data_split.y_trainval, task)
+    cv = _check_cv(cv, len(data_split.X_trainval), budget)
+    check_folds(AUTO_FOLDS if cv == "holdout" else cv, data_split.X_trainval, data_split.y_trainval, task)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise NbmlError(f"seed={seed!r} must be an integer")
     n_jobs = _check_n_jobs(n_jobs)
@@ -743,10 +766,23 @@ def automl(split=None, budget=60, models=None, metric=None, cv=5, seed=0, ensemb
     result = AutoMLResult(**{f.name: getattr(final, f.name) for f in fields(TrainResult)},
                           leaderboard=run.leaderboard(), best=best, ensemble=ens, history=_history(run),
                           budget=budget, elapsed=time.perf_counter() - run.started, interrupted=run.interrupted,
-                          skipped=run.skipped, study=run.study if run.url else None, metric=metric)
+                          skipped=run.skipped, study=run.study if run.url else None, metric=metric,
+                          scored_on=run.scored_on)
     from nbml.training import _recorded
 
     return _recorded(result)
+
+
+def _check_cv(cv, n_rows, budget):
+    """K, or "holdout": None decides from the rows per second of budget."""
+    if cv is None:
+        return "holdout" if n_rows > min(HOLDOUT_ROWS_PER_SECOND * budget, HOLDOUT_ROWS) else AUTO_FOLDS
+    if cv == "holdout":
+        return cv
+    if isinstance(cv, str):
+        raise NbmlError(f"cv={cv!r} is not a fold count or 'holdout'; use an integer of at least 2, 'holdout', "
+                        f"or None (chosen from the data's size and the budget)")
+    return cv
 
 
 def _metric(metric, task, split):

@@ -131,8 +131,49 @@ def test_coin_flip_labels_score_chance_with_memorizing_families():
         nbml.evaluate(result, on="val")  # fit on train+val: only the test rows are held out
 
 
+@pytest.fixture(scope="module")
+def coin_flips():
+    rng = np.random.default_rng(11)
+    df = pd.DataFrame(rng.normal(size=(2500, 6)), columns=[f"x{i}" for i in range(6)])
+    df["y"] = rng.integers(0, 2, size=2500)
+    return df
+
+
+def test_large_data_for_the_budget_is_scored_on_a_holdout_fifth(noisy):
+    from nbml.auto import HOLDOUT_ROWS_PER_SECOND
+
+    split = nbml.split(noisy, target="y", seed=0, activate=False)
+    n = len(split.X_trainval)
+    budget = 0.9 * n / HOLDOUT_ROWS_PER_SECOND  # a few more rows than the budget's line: the holdout
+    assert budget < 3
+    result = nbml.automl(split, budget=4, models="lr,nb,tree", cv="holdout", live=False, storage=None)
+    assert "holdout" in result.scored_on and "holdout" in result.summary()
+    held = len(result.predictions.y_true)
+    assert abs(held - n / 5) <= 1 and len(result.best.cv) == 1  # one fold: fit on 4/5, scored on 1/5
+    assert result.fitted_on == "train+val"
+    # chosen by the size: the same run without cv, on a budget too short for 5-fold CV of these rows
+    auto = nbml.automl(split, budget=budget, models="lr,nb", live=False, storage=None)
+    assert "holdout" in auto.scored_on
+    # and K-fold CV while the rows are few for the budget
+    cv = nbml.automl(split, budget=4, models="lr,nb", live=False, storage=None)
+    assert "5-fold" in cv.scored_on and len(cv.predictions.y_true) == n
+
+
+def test_coin_flip_labels_score_chance_on_the_holdout_too(coin_flips):
+    """The leak audit on the holdout route: memorizing families score chance on the held-out fifth."""
+    split = nbml.split(coin_flips, target="y", seed=0, activate=False)
+    result = nbml.automl(split, budget=4, models="tree,knn", metric="accuracy", cv="holdout", live=False,
+                         storage=None)
+    assert "holdout" in result.scored_on
+    unsteered = result.history.groupby("family").head(6)
+    assert abs(unsteered["score"].median() - 0.5) < 0.05, unsteered
+    assert result.metrics["accuracy"] < 0.62 and result.best.metrics["accuracy"] < 0.62
+    assert abs(nbml.evaluate(result, on="test").metrics["accuracy"] - 0.5) < 0.08
+
+
 @pytest.mark.parametrize("kwargs, phrase", [
     ({"budget": 0}, "budget=0"),
+    ({"budget": 5, "cv": "fold"}, "cv='fold'"),
     ({"budget": -5}, "budget=-5"),
     ({"budget": "soon"}, "budget='soon'"),
     ({"budget": 5, "models": "lr,forest"}, "forest"),
@@ -168,6 +209,7 @@ def test_the_magic_splits_a_frame_given(run, cancer):
     ("%automl --budget 0 --models lr", ("budget=0",)),
     ("%automl --budget 3 --models lr,forest", ("forest", "choose from")),
     ("%automl --budget 3 --metric r2", ("r2",)),
+    ("%automl --budget 3 --cv fold", ("fold", "holdout")),
 ])
 def test_bad_magic_input_is_one_line(run, cancer, line, phrases):
     run("import nbml; nbml.split(__import__('sklearn.datasets', fromlist=['x']).load_breast_cancer(as_frame=True).frame, "

@@ -7,6 +7,17 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from nbml.magics.common import NbmlMagicsBase
 
 
+def _cv(text):
+    from argparse import ArgumentTypeError
+
+    if text == "holdout":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"{text!r} is not a fold count or 'holdout'") from None
+
+
 @magics_class
 class AutoMLMagics(NbmlMagicsBase):
     @magic_arguments(name="automl")
@@ -15,7 +26,8 @@ class AutoMLMagics(NbmlMagicsBase):
     @argument("--budget", type=float, required=True, help="seconds for the whole run, final refits included")
     @argument("--models", default=None, help="short family names, e.g. hgb,lgbm,rf,lr (default: every one installed)")
     @argument("--metric", default=None, help="metric to optimize (default: roc_auc / log_loss / r2)")
-    @argument("--cv", type=int, default=5, help="K-fold CV on train+val (default 5)")
+    @argument("--cv", type=_cv, default=None,
+              help="K-fold CV on train+val, or 'holdout' (default: 5, or the holdout on large data for the budget)")
     @argument("--n-jobs", type=int, default=None, help="parallel trials (-1: all cores)")
     @argument("--scheduler", default=None, help="Dask scheduler address: run the trials on the cluster")
     @argument("--study", default=None, help="study name in the store (the same name continues it)")
@@ -31,7 +43,7 @@ class AutoMLMagics(NbmlMagicsBase):
         """Search model families within --budget seconds: each family's defaults (cheapest first),
         then Bayesian trials for the promising ones, then an ensemble of the best trials chosen on
         out-of-fold predictions when it beats the best single model. Scores are out-of-fold on
-        train+val; the test rows stay untouched until %evaluate NAME --on test. Ctrl-C keeps the
+        train+val (a holdout fifth of it on large data); the test rows stay untouched until %evaluate NAME --on test. Ctrl-C keeps the
         best so far. Returns an AutoMLResult (a TrainResult with .leaderboard, .best, .ensemble,
         .history)."""
         from nbml.auto import automl
