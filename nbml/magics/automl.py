@@ -42,10 +42,10 @@ class AutoMLMagics(NbmlMagicsBase):
     def automl_magic(self, line):
         """Search model families within --budget seconds: each family's defaults (cheapest first),
         then Bayesian trials for the promising ones, then an ensemble of the best trials chosen on
-        out-of-fold predictions when it beats the best single model. Scores are out-of-fold on
-        train+val (a holdout fifth of it on large data); the test rows stay untouched until %evaluate NAME --on test. Ctrl-C keeps the
-        best so far. Returns an AutoMLResult (a TrainResult with .leaderboard, .best, .ensemble,
-        .history)."""
+        held-out predictions when it beats the best single model. Scores are out-of-fold on
+        train+val (on a holdout fifth of it for data large for the budget); the test rows stay
+        untouched until %evaluate NAME --on test. Ctrl-C keeps the best so far. Returns an
+        AutoMLResult (a TrainResult with .leaderboard, .best, .ensemble, .history)."""
         from nbml.auto import automl
 
         args = self.parse(self.automl_magic, line)
