@@ -192,7 +192,10 @@ class Family:
                 from nbml.tuning.trial import PreparedFolds
 
                 done = self.shared[key]
-                self._prepared = done if done is False else PreparedFolds(steps[-1][1], steps[-1][0] + "__", done.folds)
+                prefix = steps[-1][0] + "__"
+                self._prepared = done if done is False else PreparedFolds(
+                    steps[-1][1], prefix, [_own_fit_params(shared, mine, prefix)
+                                           for shared, mine in zip(done.folds, self.folds)])
             else:
                 self._prepared = prepare_folds(self.recipe.pipeline, self.folds, list(self.dims or [])) or False
                 if key is not None:
@@ -257,6 +260,16 @@ class Family:
         if self.fold_times:
             return float(np.median(self.fold_times[-10:]))
         return unit * COST.get(self.short, 10)
+
+
+def _own_fit_params(prepared, fold, prefix):
+    """A preprocessed fold shared with another family, with this family's own fit parameters
+    (LightGBM is told its categorical columns at fit time, hgb in its constructor)."""
+    from copy import copy
+
+    mine = copy(prepared)
+    mine.fit_params = {k.removeprefix(prefix): v for k, v in fold.fit_params.items()}
+    return mine
 
 
 def _better(a, b, greater) -> bool:

@@ -139,6 +139,21 @@ def coin_flips():
     return df
 
 
+def test_families_sharing_preprocessed_folds_keep_their_own_fit_parameters():
+    """hgb and LightGBM both take a categorical column natively (the same ordinal preprocessing, so
+    they share the preprocessed folds) but are told about it differently: LightGBM at fit time,
+    hgb in its constructor. hgb failed every trial with LightGBM's fit parameter."""
+    pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"a": rng.normal(size=600), "b": rng.normal(size=600),
+                       "town": pd.Categorical(rng.choice(list("pqrstu"), size=600))})
+    df["y"] = (df["a"] + (df["town"].isin(list("pqr"))) + rng.normal(scale=0.5, size=600) > 0.5).astype(int)
+    split = nbml.split(df, target="y", seed=0, activate=False)
+    result = nbml.automl(split, budget=5, models="lgbm,hgb", live=False, storage=None)
+    assert (result.history["state"] != "fail").all(), result.history["error"].dropna().tolist()
+    assert set(result.leaderboard.index) == {"lgbm", "hgb"}
+
+
 def test_large_data_for_the_budget_is_scored_on_a_holdout_fifth(noisy):
     from nbml.auto import HOLDOUT_ROWS_PER_SECOND
 
