@@ -1,7 +1,8 @@
 """``automl()``: search across model families under a time budget, ending in an ensemble.
 
 Orchestration over the one core path: every family's pipeline comes from ``nbml.prepare``,
-every trial is K-fold CV on train+val through the fold engine (``nbml.folds.run_fold``), the
+every trial is K-fold CV on train+val (or one holdout fold of it on data large for the budget)
+through the fold engine (``nbml.folds.run_fold``), the
 configurations come from the families' default spaces through Optuna's TPE (ask/tell, one
 study per family) and every trial goes to the store. The test rows are never touched.
 
@@ -9,7 +10,7 @@ How the budget is spent (measured in ``benchmarks/automl_vs_peers.py``):
 
 1. each family's default configuration, cheapest families first (FLAML's "cheap first"); a
    family whose estimated cost would not fit the time left is skipped, and says so;
-2. then rounds among the promising families (the top half, at least three): the family with
+2. then rounds among the promising families (the top third, at least three): the family with
    the least time spent × rank gets the next trial, so the leader gets about twice the time of
    the second and three times that of the third (successive halving across families, softly);
    a trial whose running score after a fold is worse than the family's median at that fold
@@ -37,6 +38,9 @@ from nbml.training import Predictions, TrainResult
 # round, and the estimate of a family's cost before it has run (scaled by the fits measured)
 COST = {"nb": 1, "lda": 1, "ridge": 1, "lasso": 1, "qda": 1, "lr": 2, "tree": 2, "knn": 3, "lgbm": 6,
         "hgb": 8, "xgb": 8, "ada": 10, "et": 10, "rf": 12, "catboost": 20, "gb": 25, "svm": 30}
+# families whose fit grows with the square of the rows (kernel SVMs): their cost points hold for
+# this many fit rows and are scaled beyond (on diamonds' 32,000 rows an SVC took 31 s, 16x its estimate)
+QUADRATIC = {"svm": 2_000}
 # the first configuration of each family: its defaults, made cheap where the number of trees or
 # boosting rounds sets the cost (FLAML's low-cost starting points; the search then grows them)
 CHEAP_START = {"catboost": {"iterations": 100}, "gb": {"n_estimators": 50}, "rf": {"n_estimators": 50},
@@ -45,9 +49,11 @@ CHEAP_START = {"catboost": {"iterations": 100}, "gb": {"n_estimators": 50}, "rf"
 ENSEMBLE_CANDIDATES = 12  # out-of-fold predictions kept for ensemble selection
 ENSEMBLE_ROUNDS = 25
 PATIENCE = 5  # ensemble selection stops after this many rounds without a gain
-REFIT_MARGIN = 2.0  # the time kept back for the final refits, as a multiple of their estimate
+REFIT_MARGIN = 1.5  # the time kept back for the final refits, as a multiple of their estimate
 MIN_TRIALS_TO_PRUNE = 3
 MARGIN = 0.05  # of the budget, kept for a busy machine's slower end
+MEMBER_SHARE = 0.1  # an ensemble member (not the best) must refit within this share of the budget
+PROMISING = 3  # the top third of the families (at least three) are tuned after their defaults
 NEW_FAMILY_SHARE = 0.1  # a family's first trial starts only with this share of the budget left
 # cv=None: K-fold CV while the rows are few for the budget, else one holdout fold (fit on 80%,
 # scored on 20% of train+val), so large data gets several times more trials in the same budget
@@ -259,7 +265,12 @@ class Family:
         """Seconds one fold is expected to take (measured, or estimated from ``unit`` per cost point)."""
         if self.fold_times:
             return float(np.median(self.fold_times[-10:]))
-        return unit * COST.get(self.short, 10)
+        return estimate(self.short, unit, len(self.folds[0].X_train))
+
+
+def estimate(short, unit, fit_rows) -> float:
+    """Seconds one fold of a family not measured yet is expected to take."""
+    return unit * COST.get(short, 10) * max(1.0, fit_rows / QUADRATIC.get(short, math.inf))
 
 
 def _own_fit_params(prepared, fold, prefix):
@@ -417,6 +428,8 @@ class AutoML:
         self.records, self.kept, self.interrupted = [], [], False
         self.metric_time = 0.0
         self.skipped = []
+        self.ensemble = True
+        self._final = (None, [], 0.0)  # (candidates, ensemble members, when to choose again)
 
     def family(self, short) -> Family:
         """The family ``short``, made when first needed (its library is imported then, in its turn)."""
@@ -439,12 +452,36 @@ class AutoML:
         return float(np.median(measured)) if measured else 0.01
 
     def reserve(self) -> float:
-        """Time kept back for the end: choosing the ensemble, refitting its members on
-        train+val, and a margin for a busy machine."""
-        # each candidate's own fold fit time, scaled to all of train+val
-        costs = [float(r["table"]["fit_time"].mean()) * self.refit_scale for r in self.kept[:5]]
+        """Time kept back for the end: choosing the ensemble, refitting the models the end
+        would refit on train+val (the best and the ensemble chosen so far), and a margin for a
+        busy machine."""
+        # each model's own fold fit time, scaled to all of train+val
+        costs = [self.refit_cost(r) for r in self.final_so_far()]
         choosing = ENSEMBLE_ROUNDS * min(len(self.kept), ENSEMBLE_CANDIDATES) * self.metric_time
         return REFIT_MARGIN * float(sum(costs)) + choosing + MARGIN * self.budget
+
+    def refit_cost(self, record) -> float:
+        """A trial's expected refit on all of train+val, from its own fold fit times."""
+        return float(record["table"]["fit_time"].mean()) * self.refit_scale
+
+    def final_so_far(self) -> list:
+        """The trials the end would refit now: the best and the members of the ensemble chosen
+        on the candidates so far (chosen again when they change, at most every 5% of the budget
+        and never taking more than a twentieth of the time between)."""
+        if not self.kept:
+            return []
+        key = tuple(id(r) for r in self.kept[:ENSEMBLE_CANDIDATES])
+        now = time.perf_counter()
+        if key != self._final[0] and now >= self._final[2]:
+            members = []
+            candidates = usable(self)
+            if self.ensemble and len(candidates) > 1:
+                counts, _ = caruana(candidates, self.metric, self.greater, self.seed)
+                members = [r for r, c in zip(candidates, counts) if c > 0]
+            took = time.perf_counter() - now
+            self._final = (key, members, now + max(0.05 * self.budget, 20 * took))
+        best = self.kept[0]
+        return [best] + [r for r in self._final[1] if r is not best and any(r is k for k in self.kept)]
 
     def fits(self, family) -> bool:
         """Whether a whole trial of ``family`` is expected to end before the time kept back; a
@@ -470,7 +507,8 @@ class AutoML:
         for short in self.names:
             if short in self.families and self.families[short].trials:
                 continue  # resumed
-            need = max(self.unit() * COST.get(short, 10) * len(self.rows.pairs), NEW_FAMILY_SHARE * self.budget)
+            need = max(estimate(short, self.unit(), len(self.rows.pairs[0][0])) * len(self.rows.pairs),
+                       NEW_FAMILY_SHARE * self.budget)
             left = self.left() - self.reserve()
             if need >= left:  # decided before the family's library is even imported
                 self.skipped.append(f"skipped {short}: its first trial needs about {need:.1f} s and "
@@ -486,7 +524,7 @@ class AutoML:
     def _next_batch(self) -> list:
         """The families that get the next trials: among the promising ones, least time × rank."""
         ranked = self.ranked()
-        promising = [f for f in ranked[:max(3, math.ceil(len(ranked) / 2))] if f.tunable and self.fits(f)]
+        promising = [f for f in ranked[:max(3, math.ceil(len(ranked) / PROMISING))] if f.tunable and self.fits(f)]
         if not promising:
             return []
         order = sorted(promising, key=lambda f: (f.spent + 1e-3) * (ranked.index(f) + 1))
@@ -494,6 +532,7 @@ class AutoML:
         return [order[i % len(order)] for i in range(width)]
 
     def _evaluate(self, batch):
+        began = time.perf_counter()
         asked = [(family, *family.ask()) for family in batch]
         jobs = [family.job(params, self.deadline - self.reserve_for(family), self.seed)
                 for family, _, params in asked]
@@ -503,6 +542,11 @@ class AutoML:
             outcomes = self._parallel(jobs)
         for (family, trial, params), outcome in zip(asked, outcomes):
             self.told(family, trial, params, outcome)
+        # what a trial costs besides its fits (asking the sampler, scoring, recording) is the
+        # family's time too: cheap families must not win rounds on trials that cost mostly that
+        overhead = max(time.perf_counter() - began - max(o["duration"] for o in outcomes), 0.0) / len(batch)
+        for family, _, _ in asked:
+            family.spent += overhead
 
     def told(self, family, trial, params, outcome):
         outcome.update(number=self.number, params=params)
@@ -617,6 +661,14 @@ def caruana(candidates, metric, greater, seed, rounds=ENSEMBLE_ROUNDS):
     return best_counts, best_score
 
 
+def usable(run) -> list:
+    """The ensemble's candidates: the kept trials whose predictions can be averaged and whose
+    refit on train+val is cheap next to the budget (a forest that takes a quarter of it to refit
+    would take that time from the search; the best trial is refit whatever it costs)."""
+    return [r for r in run.kept if (run.split.task == "regression" or r["predictions"].proba is not None)
+            and (r is run.kept[0] or run.refit_cost(r) <= MEMBER_SHARE * run.budget)]
+
+
 def _values(pred):
     return pred.proba if pred.task == "classification" else np.asarray(pred.y_pred, dtype=float)
 
@@ -671,10 +723,10 @@ def _finish(run, ensemble: bool):
                         f"cheaper families, e.g. --models lr,nb)")
     best = run.kept[0]
     members, counts, score = [best], np.array([1]), best["score"]
-    usable = [r for r in run.kept if run.split.task == "regression" or r["predictions"].proba is not None]
-    if ensemble and len(usable) > 1:
-        counts, score = caruana(usable, run.metric, run.greater, run.seed)
-        members = [r for r, c in zip(usable, counts) if c > 0]
+    candidates = usable(run)
+    if ensemble and len(candidates) > 1:
+        counts, score = caruana(candidates, run.metric, run.greater, run.seed)
+        members = [r for r, c in zip(candidates, counts) if c > 0]
         counts = counts[counts > 0]
     wins = len(members) > 1 and _better(score, best["score"], run.greater)
     X, y = run.split.X_trainval, run.split.y_trainval
@@ -764,7 +816,7 @@ def automl(split=None, budget=60, models=None, metric=None, cv=None, seed=0, ens
         warnings.warn(line, stacklevel=2)
     store = _store(storage, study, resume, data_split.fingerprint)
     run = AutoML(data_split, names, metric, cv, int(seed), budget, n_jobs, scheduler, store[:3], _live(live))
-    run.skipped = list(skipped)
+    run.skipped, run.ensemble = list(skipped), bool(ensemble)
     if resume:
         _resume(run, store[3])
     if run.live is not None:

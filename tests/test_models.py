@@ -65,3 +65,16 @@ def test_compare_sorts_by_a_scorer_name_and_says_which_models_give_no_probabilit
     assert table.loc["SVC", "roc_auc"] > 0.5  # from its decision function
     bad = run("%compare --models lr --sort-by f1_macr")
     assert "did you mean 'f1_macro'" in str(bad.error)
+
+
+def test_compare_scores_training_rows_only_when_asked(mixed, ip, run):
+    ip.user_ns["mixed"] = mixed.drop(columns="amount")
+    run("%split mixed --target label --seed 0")
+    plain = run("%compare --models lr,tree --cv 3 -o board")
+    assert plain.error is None, plain.err
+    assert all(not r.train_metrics for r in ip.user_ns["board"].attrs["results"].values())
+    cell = run("%compare --models lr,tree --cv 3 --train-scores -o board2")
+    assert cell.error is None, cell.err
+    trained = ip.user_ns["board2"].attrs["results"]
+    assert all(r.train_metrics for r in trained.values())
+    assert trained["tree"].train_metrics["accuracy"] == 1.0  # a full tree memorizes its rows

@@ -176,6 +176,8 @@ class TrainMagics(NbmlMagicsBase):
     @argument("--sort-by", default=None, help="metric to rank by (default: the task's primary metric); any "
                                               "metric nbml knows, scikit-learn scorer names included")
     @argument("--n-jobs", type=int, default=None, help="folds and models fit in parallel (default %%config Nbml.n_jobs)")
+    @argument("--train-scores", action="store_true",
+              help="also score the --models on their training rows (over/underfitting words; costs a predict per fold)")
     @argument("-o", "--out", default=None, help="store the leaderboard DataFrame in this variable")
     @line_magic("compare")
     def compare_magic(self, line):
@@ -186,7 +188,8 @@ class TrainMagics(NbmlMagicsBase):
         results = [self.lookup(name, "result") for name in args.results]
         with self.errors("%compare"):
             table = compare(*results, models=args.models, cv=self.option(args.cv, "cv") or 5,
-                            sort_by=args.sort_by, labels=args.results, n_jobs=self.option(args.n_jobs, "n_jobs"))
+                            sort_by=args.sort_by, labels=args.results, n_jobs=self.option(args.n_jobs, "n_jobs"),
+                            train_scores=args.train_scores)
         if args.models == "all":  # families whose package is missing: one line each, how to install
             from nbml.standard import skipped
 
