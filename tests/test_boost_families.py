@@ -129,7 +129,7 @@ def test_catboost_without_its_own_eval_metric_reports_staged_outputs(store, canc
 
 
 NATIVE = [("lgbm", "regression"), ("hgb", "regression"), ("lgbm", "classification"),
-          ("catboost", "classification")]
+          ("catboost", "classification"), ("xgb", "regression"), ("xgb", "classification")]
 
 
 @pytest.mark.parametrize("short, task", NATIVE, ids=[f"{s}-{t[:5]}" for s, t in NATIVE])
@@ -142,8 +142,11 @@ def test_categorical_columns_go_to_the_library_natively(short, task, mixed):
     assert native.recipe.options.encode == "ordinal" and onehot.recipe.options.encode == "onehot"
     positions = [2, 3]  # after the two numbers: city, shop
     chosen = {**native.recipe.fit_params, **native.model[-1].get_params()}
-    assert positions in [chosen.get(k) for k in ("model__categorical_feature", "model__cat_features",
-                                                 "categorical_features")]
+    if short == "xgb":
+        assert chosen["enable_categorical"] and chosen["feature_types"] == ["q", "q", "c", "c"]
+    else:
+        assert positions in [chosen.get(k) for k in ("model__categorical_feature", "model__cat_features",
+                                                     "categorical_features")]
     score = {name: nbml.evaluate(r, on="test").metrics[metric] for name, r in (("native", native), ("onehot", onehot))}
     assert score["native"] >= score["onehot"] - 0.01, score
 
