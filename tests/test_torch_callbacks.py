@@ -94,6 +94,30 @@ def test_live_loss_plot_displays_once_and_updates_in_place(cancer, shell):
     assert f"best epoch {clf.best_epoch_}" in title and "stopped early" in title
 
 
+def test_live_loss_plot_moves_its_lines_instead_of_drawing_new_ones(cancer, shell):
+    """Each epoch gives the same line artists new data (no clearing, no new artists)."""
+    from IPython.utils.capture import capture_output
+
+    X, y, Xv, yv = cancer
+    view = LiveLossPlot(min_interval=0.0, max_share=1.0)
+    seen = []
+
+    class Watch:
+        def on_epoch_end(self, estimator, history=None, **kwargs):
+            ax_loss, ax_metric, ax_lr = view.figure.axes[:3]
+            seen.append(([id(line) for ax in (ax_loss, ax_metric, ax_lr) for line in ax.get_lines()],
+                         len(ax_loss.get_lines()[0].get_xdata())))
+
+    with capture_output():
+        TorchClassifier(hidden=(8,), epochs=5, lr=1e-2, callbacks=[view, Watch()]).fit(X, y, X_val=Xv, y_val=yv)
+    assert [n for _, n in seen] == [1, 2, 3, 4, 5]  # the train line holds every epoch so far
+    assert all(ids == seen[0][0] for ids, _ in seen), "the loss curves were drawn anew"
+    ax_loss = view.figure.axes[0]
+    train, validation = ax_loss.get_lines()[:2]
+    assert train.get_label() == "train" and validation.get_label() == "validation"
+    np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3, 4, 5])
+
+
 def test_live_loss_plot_redraws_often_without_throttle(cancer, shell):
     from IPython.utils.capture import capture_output
 

@@ -469,13 +469,14 @@ class LiveLossPlot(_View):
         self.handle = None
         self.figure = None
         self.live = None
+        self.curves = None
         self.n_draws = 0
 
     def __getstate__(self):
         # the figure and the display handle belong to one run in one front end: never copied
         # (clone(), pickling a fitted estimator that holds this callback)
         state = dict(self.__dict__)
-        state.update(handle=None, figure=None, live=None, _history=None)
+        state.update(handle=None, figure=None, live=None, _history=None, curves=None)
         return state
 
     # -- drawing
@@ -483,16 +484,24 @@ class LiveLossPlot(_View):
         from nbml.widgets.live import LiveFigure
 
         self.live = LiveFigure(3, figsize=self.figsize, dpi=self.dpi, min_interval=self.min_interval,
-                               max_share=self.max_share, layout="constrained", reuse_axes=False)
+                               max_share=self.max_share, reuse_axes=False,
+                               margins={"left": 0.06, "right": 0.985, "bottom": 0.16, "top": 0.83, "wspace": 0.28})
         self.figure = self.live.figure
+        self.curves = _loss_curves(self)
 
     def draw(self, estimator, history, done=False):
-        """Redraw the figure from ``history`` now; returns the PNG bytes."""
+        """Draw the figure from ``history`` now; returns the PNG bytes. The curves' lines are
+        made once and get new data on each draw (``nbml.plots.artists``)."""
         if self.live is None:
             self._new_live()
-        self.live.draw(self._draw_axes, estimator, history, done, force=True)
+        self._show(estimator, history, done, force=True)
         self.n_draws += 1
         return self.live.png
+
+    def _show(self, estimator, history, done, force=False) -> bool:
+        if history is None or not len(history):  # before the first epoch: empty axes and titles
+            return self.live.draw(self._draw_axes, estimator, history, done, force=force)
+        return self.live.update(self.curves, estimator, history, done, force=force)
 
     def _draw_axes(self, axes, estimator, history, done):
         figure = self.figure
@@ -547,13 +556,90 @@ class LiveLossPlot(_View):
             return
         self._history = history
         # throttled by the LiveFigure: at most every min_interval s and ~max_share of the run
-        if self.live.draw(self._draw_axes, estimator, history, False):
+        if self._show(estimator, history, False):
             self.n_draws += 1
 
     def on_train_end(self, estimator, **kwargs):
         if self.figure is None or not self._drawing:
             return
         self.draw(estimator, _final_history(estimator, self._history), done=True)
+
+
+def _loss_curves(view):
+    """The in-place plot of a ``LiveLossPlot``'s three axes: loss (train, validation, the best
+    epoch), the validation metric and the learning rate, each a line made once whose data is
+    replaced every epoch (no axes cleared, no artists rebuilt)."""
+    import numpy as np
+
+    from nbml.plots.artists import FULL, InPlacePlot, _limits, _reset
+
+    class LossCurves(InPlacePlot):
+        def setup(self, estimator, history, done):
+            ax_loss, ax_metric, ax_lr = view.live.axes
+            for ax in (ax_metric, ax_lr):
+                _reset(ax)
+            self.train, = ax_loss.plot([], [], label="train", color="C0")
+            self.val, = ax_loss.plot([], [], label="validation", color="C1")
+            self.best_at = ax_loss.axvline(1, color="0.5", linestyle=":", linewidth=1)
+            self.best, = ax_loss.plot([], [], marker="o", color="C3", linestyle="none", label="best")
+            self.metric, = ax_metric.plot([], [], color="C2")
+            self.metric_best = ax_metric.axvline(1, color="0.5", linestyle=":", linewidth=1)
+            self.lr, = ax_lr.plot([], [], color="C3")
+            ax_loss.set_title("loss")
+            ax_lr.set_title("learning rate")
+            for ax in (ax_loss, ax_metric, ax_lr):
+                ax.set_xlabel("epoch")
+            self.legend, self.lr_scale = None, "linear"
+
+        def set(self, estimator, history, done):
+            ax_loss, ax_metric, ax_lr = view.live.axes
+            epochs = history["epoch"].to_numpy(dtype=float)
+            train = history["train_loss"].to_numpy(dtype=float)
+            val = history["val_loss"].to_numpy(dtype=float)
+            has_val = bool(np.isfinite(val).any())
+            self.train.set_data(epochs, train)
+            self.val.set_data(epochs, val)
+            self.val.set_visible(has_val)
+            name = _metric_column(history)
+            shown = name is not None and history[name].notna().any()
+            self.metric.set_data(*((epochs, history[name].to_numpy(dtype=float)) if shown else ([], [])))
+            ax_metric.set_title((name or "val_metric").replace("_", " "))
+            best = _best_epoch(history)
+            for line in (self.best_at, self.best, self.metric_best):
+                line.set_visible(best is not None)
+            self.metric_best.set_visible(best is not None and shown)
+            if best is not None:
+                value = history.loc[history["epoch"] == best, "val_loss" if has_val else "train_loss"].iloc[0]
+                self.best_at.set_xdata([best, best])
+                self.metric_best.set_xdata([best, best])
+                self.best.set_data([best], [value])
+                self.best.set_label(f"best (epoch {best})")
+            labels = [line.get_label() for line in (self.train, self.val, self.best) if line.get_visible()]
+            if labels != self.legend:
+                ax_loss.legend(handles=[line for line in (self.train, self.val, self.best) if line.get_visible()],
+                               loc="upper right", fontsize="small")
+                self.legend = labels
+            lr = history["lr"].to_numpy(dtype=float)
+            self.lr.set_data(epochs, lr)
+            scale = "log" if len(lr) > 1 and (lr > 0).all() and len(np.unique(lr)) > 1 else "linear"
+            if scale != self.lr_scale:
+                ax_lr.set_yscale(scale)
+                self.lr_scale = scale
+            if scale == "log":
+                ax_lr.set_ylim(lr.min() / 1.3, lr.max() * 1.3)
+            else:
+                ax_lr.set_ylim(0, 1.2 * float(lr.max()) or 1.0)
+            total = getattr(estimator, "epochs", None)
+            xlim = (0.5, max(total, 1) + 0.5) if total else _limits(epochs, 0.04)
+            for ax in (ax_loss, ax_metric, ax_lr):
+                ax.set_xlim(xlim)
+            ax_loss.set_ylim(_limits(np.concatenate([train, val[np.isfinite(val)]])))
+            if shown:
+                ax_metric.set_ylim(_limits(history[name].dropna().to_numpy(dtype=float)))
+            view.figure.suptitle(progress_line(estimator, history, done=done), fontsize="medium")
+            return FULL
+
+    return LossCurves(view.live.axes[0])
 
 
 def progress_view(kind="auto"):
