@@ -674,15 +674,15 @@ def _values(pred):
 
 
 def blended(preds, counts) -> Predictions:
-    """The out-of-fold predictions of the weighted average of ``preds``."""
+    """The held-out predictions of the weighted average of ``preds`` (their rows and label)."""
     weights = np.asarray(counts, dtype=float) / np.sum(counts)
     first = preds[0]
     if first.task == "classification":
         proba = sum(w * p.proba for w, p in zip(weights, preds) if w > 0)
         return Predictions(first.task, first.y_true, np.asarray(first.classes)[proba.argmax(axis=1)], first.classes,
-                           proba, label="out-of-fold")
+                           proba, label=first.label)
     y_pred = sum(w * np.asarray(p.y_pred, dtype=float) for w, p in zip(weights, preds) if w > 0)
-    return Predictions(first.task, first.y_true, y_pred, label="out-of-fold")
+    return Predictions(first.task, first.y_true, y_pred, label=first.label)
 
 
 def _score_of(mix, like, metric, seed):

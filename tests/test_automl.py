@@ -165,6 +165,7 @@ def test_large_data_for_the_budget_is_scored_on_a_holdout_fifth(noisy):
     assert "holdout" in result.scored_on and "holdout" in result.summary()
     held = len(result.predictions.y_true)
     assert abs(held - n / 5) <= 1 and len(result.best.cv) == 1  # one fold: fit on 4/5, scored on 1/5
+    assert result.predictions.label == result.best.predictions.label == "holdout"
     assert result.fitted_on == "train+val"
     # chosen by the size: the same run without cv, on a budget too short for 5-fold CV of these rows
     auto = nbml.automl(split, budget=budget, models="lr,nb", live=False, storage=None)
