@@ -661,6 +661,21 @@ def caruana(candidates, metric, greater, seed, rounds=ENSEMBLE_ROUNDS):
     return best_counts, best_score
 
 
+def affordable(candidates, choose, cost, seconds):
+    """(members, their counts, score) of the ensemble ``choose(candidates)`` picks, leaving out the
+    costliest member (never the first candidate, the best) and choosing again while refitting
+    them all is expected to take more than ``seconds``: the budget is kept even when the
+    ensemble chosen at the end holds more, or dearer, models than the one the search kept time for."""
+    while True:
+        counts, score = choose(candidates)
+        members = [r for r, c in zip(candidates, counts) if c > 0]
+        others = [m for m in members if m is not candidates[0]]
+        if not others or sum(cost(m) for m in [candidates[0], *others]) <= seconds:
+            return members, counts[counts > 0], score
+        dearest = max(others, key=cost)
+        candidates = [c for c in candidates if c is not dearest]
+
+
 def usable(run) -> list:
     """The ensemble's candidates: the kept trials whose predictions can be averaged and whose
     refit on train+val is cheap next to the budget (a forest that takes a quarter of it to refit
@@ -725,9 +740,9 @@ def _finish(run, ensemble: bool):
     members, counts, score = [best], np.array([1]), best["score"]
     candidates = usable(run)
     if ensemble and len(candidates) > 1:
-        counts, score = caruana(candidates, run.metric, run.greater, run.seed)
-        members = [r for r, c in zip(candidates, counts) if c > 0]
-        counts = counts[counts > 0]
+        members, counts, score = affordable(
+            candidates, lambda chosen: caruana(chosen, run.metric, run.greater, run.seed), run.refit_cost,
+            run.left() / REFIT_MARGIN)
     wins = len(members) > 1 and _better(score, best["score"], run.greater)
     X, y = run.split.X_trainval, run.split.y_trainval
     fitted = {}

@@ -291,3 +291,26 @@ def test_no_public_function_is_shadowed_by_a_module_of_the_same_name():
                 pass
     for name in nbml._LAZY:
         assert not isinstance(getattr(nbml, name), type(nbml)), f"nbml.{name} is a module, not the function"
+
+
+def test_the_ensemble_chosen_at_the_end_drops_its_dearest_members_until_its_refits_fit():
+    from nbml.auto import affordable
+
+    best, cheap, dear, dearer = ({"name": n} for n in ("best", "cheap", "dear", "dearer"))
+    cost = {"best": 2.0, "cheap": 1.0, "dear": 4.0, "dearer": 8.0}
+    chosen = []
+
+    def choose(candidates):  # every candidate is a member, once
+        chosen.append([c["name"] for c in candidates])
+        return np.ones(len(candidates), dtype=int), float(len(candidates))
+
+    members, counts, score = affordable([best, cheap, dear, dearer], choose, lambda r: cost[r["name"]], 7.5)
+    assert [m["name"] for m in members] == ["best", "cheap", "dear"] and list(counts) == [1, 1, 1] and score == 3
+    assert chosen == [["best", "cheap", "dear", "dearer"], ["best", "cheap", "dear"]]
+    # the best is refit whatever it costs; with no time, it stands alone
+    members, _, _ = affordable([best, cheap, dear], choose, lambda r: cost[r["name"]], 0.0)
+    assert [m["name"] for m in members] == ["best"]
+    # all fit: nothing dropped, chosen once
+    chosen.clear()
+    members, _, _ = affordable([best, cheap], choose, lambda r: cost[r["name"]], 100.0)
+    assert len(members) == 2 and len(chosen) == 1
