@@ -22,6 +22,7 @@ How the budget is spent (measured in ``benchmarks/automl_vs_peers.py``):
 """
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -33,6 +34,7 @@ import pandas as pd
 from nbml import metrics as _metrics
 from nbml.errors import NbmlError
 from nbml.training import Predictions, TrainResult
+from nbml.tuning.trial import OutOfTime
 
 # relative cost of one fit of a family's default configuration (lr = 2): the order of the first
 # round, and the estimate of a family's cost before it has run (scaled by the fits measured)
@@ -229,15 +231,11 @@ class Family:
 
     def job(self, params, deadline, seed):
         """What one trial needs, picklable (for joblib / Dask workers)."""
-        from sklearn.base import clone
-
-        if self.prepared is not None:
-            model = clone(self.prepared.estimator).set_params(**self.prepared.strip(params))
-            folds = self.prepared.folds
-        else:
-            model, folds = self.recipe.model(params), self.folds
-        return dict(model=model, folds=folds, rows=self.rows, task=self.recipe.task, metric=self.metric,
-                    greater=self.greater, deadline=deadline, seed=seed, prune_at=self.prune_at())
+        prepared = self.prepared  # its folds stand for the raw ones (one copy of the rows goes to a worker)
+        return dict(pipeline=self.recipe.pipeline, params=params, folds=prepared.folds if prepared else self.folds,
+                    prepared=prepared,
+                    rows=self.rows, metric=self.metric, greater=self.greater, deadline=deadline, seed=seed,
+                    prune_at=self.prune_at())
 
     def prune_at(self):
         """The family's median running score after each fold (None until it has a few trials)."""
@@ -287,52 +285,24 @@ def _better(a, b, greater) -> bool:
     return a > b if greater else a < b
 
 
-def run_trial(model, folds, rows, task, metric, greater, deadline, seed, prune_at=None) -> dict:
-    """Fit and score one configuration on every fold (the fold engine's ``run_fold``), stopping
-    when its running score falls below the family's median (pruned) or when it would end past
-    ``deadline`` (cut). Returns the outcome with the out-of-fold predictions."""
-    from nbml.folds import run_fold, scored
+def run_trial(pipeline, params, folds, rows, metric, greater, deadline, seed, prepared=None, prune_at=None) -> dict:
+    """One configuration through the search's trial (``nbml.tuning.trial.evaluate_config``) on
+    every fold: pruned when its running score falls below the family's median after a fold
+    (from the second fold on: one fold says little), cut when it would end past ``deadline``
+    (boosting rounds stop there through their library's callback). The outcome holds the
+    out-of-fold predictions."""
+    from nbml.tuning.trial import evaluate_config
 
-    start, outcomes, scores, running, times = time.perf_counter(), [], [], [], []
-    out = {"state": "complete", "error": None}
-    try:
-        for i, fold in enumerate(folds):
-            began = time.time()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # convergence chatter of many fits
-                outcome = run_fold(model, fold, train_scores=False, fit=_timed_fit(deadline))
-            times.append(time.time() - began)
-            value = outcome.metrics.get(metric, math.nan)
-            if value is None or not math.isfinite(value):
-                raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
-            outcomes.append(outcome)
-            scores.append(value)
-            running.append(float(np.mean(scores)))
-            left = len(folds) - i - 1
-            if left and i >= 1 and prune_at is not None and i < len(prune_at) and \
-                    _better(prune_at[i], running[-1], greater):  # (after two folds: one fold says little)
-                out["state"] = "pruned"
-                break
-            if left and time.time() + left * np.mean(times) > deadline:
-                out["state"] = "cut"
-                break
-    except KeyboardInterrupt:
-        raise
-    except OutOfTime:
-        out["state"] = "cut"
-    except Exception as exc:  # noqa: BLE001 - a configuration that fails is a failed trial, with its reason
-        from nbml.errors import describe_error
-
-        out["state"], out["error"] = "fail", describe_error(exc)
-    done = scored(task, rows, outcomes) if out["state"] == "complete" else None
-    out.update(score=float(np.mean(scores)) if scores else math.nan, running=running, fold_times=times,
-               duration=time.perf_counter() - start, fold_scores=scores, metrics=done.mean() if done else {},
-               predictions=done.predictions if done else None, table=done.table if done else None)
-    return out
+    report = None if prune_at is None else functools.partial(_prune_below, prune_at, greater)
+    return evaluate_config(pipeline, params, folds, metric, seed, greater, report=report, prepared=prepared,
+                           fit=_timed_fit(deadline), deadline=deadline, rows=rows)
 
 
-class OutOfTime(Exception):
-    """A boosting fit stopped by its library's own callback at the trial's deadline."""
+def _prune_below(prune_at, greater, step, running):
+    import optuna
+
+    if 1 <= step < len(prune_at) and _better(prune_at[step], running, greater):
+        raise optuna.TrialPruned()
 
 
 class _Clock:

@@ -12,11 +12,15 @@ import warnings
 import numpy as np
 
 from nbml.errors import describe_error
-from nbml.folds import Fold
+from nbml.folds import Fold, FoldOutcome
+
+
+class OutOfTime(Exception):
+    """A fit stopped at its trial's deadline (a boosting library's own callback stopped it)."""
 
 
 def evaluate_config(pipeline, params, folds, metric, seed, greater=True, report=None, epoch_key=None,
-                    prepared=None, iterate=None, max_rows=None):
+                    prepared=None, iterate=None, max_rows=None, fit=None, deadline=None, rows=None):
     """Fit and score one configuration on every ``Fold``; a dict describing the trial.
 
     ``report(step, value)`` receives intermediate scores and may raise
@@ -26,37 +30,56 @@ def evaluate_config(pipeline, params, folds, metric, seed, greater=True, report=
     running mean per fold. ``prepared`` (from ``prepare_folds``) holds each fold's
     already-preprocessed rows when only the final estimator's parameters vary: then only
     that estimator is fit. ``max_rows``: fit on at most this many of each fold's training rows
-    (successive halving). Errors of the model become ``state='fail'``.
+    (successive halving). ``fit(model, fold)``: another way to fit each fold (automl's, whose
+    boosting rounds stop at the deadline by raising ``OutOfTime``). ``deadline`` (``time.time()``):
+    the trial is cut (``state='cut'``) when its remaining folds would end past it. ``rows`` (the
+    folds' ``Rows``): the outcome also holds the out-of-fold ``predictions`` and the fold
+    ``table`` (``nbml.folds.scored``). Errors of the model become ``state='fail'``.
     """
     start = time.perf_counter()
     out = {"worker": f"{socket.gethostname()}:{os.getpid()}", "state": "complete", "error": None}
-    scores, metric_rows, reported = [], [], []  # reported: a trial pruned on its first fold keeps the last one
+    scores, outcomes, times, reported = [], [], [], []  # reported: a trial pruned on its first fold keeps the last one
     if report is not None:
         report = functools.partial(_remember, report, reported)
-    trial = _Trial(pipeline, params, metric, greater, report, epoch_key, iterate, out)
+    trial = _Trial(pipeline, params, metric, greater, report, epoch_key, iterate, out, fit)
     if max_rows is not None and any(len(f.X_train) > max_rows for f in folds):
         folds, prepared = [subsample(f, max_rows, seed + i) for i, f in enumerate(folds)], None
     try:
         for i, fold in enumerate(folds if prepared is None else prepared.folds):
-            values = trial.fold(i, fold, prepared).metrics(seed)
-            score = values.get(metric, math.nan)
+            began = time.time()
+            outcome = trial.fold(i, fold, prepared, seed)
+            times.append(time.time() - began)
+            score = outcome.metrics.get(metric, math.nan)
             if score is None or not math.isfinite(score):
                 raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
             scores.append(score)
-            metric_rows.append(values)
-            if report is not None and epoch_key is None and iterate is None and i < len(folds) - 1:
+            outcomes.append(outcome)
+            left = len(folds) - i - 1
+            if report is not None and epoch_key is None and iterate is None and left:
                 report(i, float(np.mean(scores)))
+            if deadline is not None and left and time.time() + left * np.mean(times) > deadline:
+                out["state"] = "cut"
+                break
     except KeyboardInterrupt:
         raise
+    except OutOfTime:
+        out["state"] = "cut"
     except Exception as exc:  # noqa: BLE001 - a configuration that fails is a failed trial, with its reason
         out["state"], out["error"] = ("pruned", None) if type(exc).__name__ == "TrialPruned" else \
             ("fail", describe_error(exc))
     pruned_score = reported[-1] if out["state"] == "pruned" and reported else math.nan
     out["score"] = float(np.mean(scores)) if scores else pruned_score
     out["score_std"] = float(np.std(scores)) if len(scores) > 1 else math.nan
-    out["metrics"] = {m: float(np.mean([r.get(m, math.nan) for r in metric_rows])) for m in metric_rows[0]} \
-        if out["state"] == "complete" else {}
-    out["fold_scores"] = scores
+    complete = out["state"] == "complete"
+    out["metrics"] = {m: float(np.mean([o.metrics.get(m, math.nan) for o in outcomes])) for m in outcomes[0].metrics} \
+        if complete else {}
+    out["fold_scores"], out["fold_times"] = scores, times
+    out["running"] = [float(v) for v in np.cumsum(scores) / np.arange(1, len(scores) + 1)]
+    if rows is not None:
+        from nbml.folds import scored
+
+        done = scored(folds[0].task, rows, outcomes) if complete else None
+        out["predictions"], out["table"] = (done.predictions, done.table) if done else (None, None)
     out["duration"] = time.perf_counter() - start
     if trial.reporter is not None:
         out["epochs"] = trial.reporter.epochs
@@ -66,9 +89,9 @@ def evaluate_config(pipeline, params, folds, metric, seed, greater=True, report=
 class _Trial:
     """What one configuration's folds share: the model to fit and the reporters feeding the pruner."""
 
-    def __init__(self, pipeline, params, metric, greater, report, epoch_key, iterate, out):
+    def __init__(self, pipeline, params, metric, greater, report, epoch_key, iterate, out, fit=None):
         self.pipeline, self.params, self.metric, self.greater = pipeline, params, metric, greater
-        self.report, self.epoch_key, self.iterate, self.out = report, epoch_key, iterate, out
+        self.report, self.epoch_key, self.iterate, self.out, self.fit = report, epoch_key, iterate, out, fit
         self.reporter = None
 
     def model(self, prepared):
@@ -78,11 +101,12 @@ class _Trial:
             return clone(prepared.estimator).set_params(**prepared.strip(self.params))
         return clone(self.pipeline).set_params(**self.params)
 
-    def fold(self, i, fold: Fold, prepared):
-        """Fit fold ``i`` and return its held-out predictions."""
+    def fold(self, i, fold: Fold, prepared, seed) -> FoldOutcome:
+        """Fit fold ``i`` and score its held-out rows."""
         model, extra = self.model(prepared), {}
         if self.epoch_key is not None:
             extra = self._count_epochs(model, i, fold, prepared)
+        start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # convergence chatter of hundreds of fits
             if self.iterate is not None and self.report is not None and i == 0:
@@ -92,11 +116,16 @@ class _Trial:
                 iterations = IterationReporter(self.report, mode, prepared.strip_key(key) if prepared else key,
                                                fold.task)
                 try:
-                    return iterations.run(model, fold)[1]
+                    held_out = iterations.run(model, fold)[1]
                 finally:
                     self.out["iterations"] = iterations.steps
-            fold.fit(model, **extra)
-            return fold.held_out(model)
+            else:
+                fold.fit(model, **extra) if self.fit is None else self.fit(model, fold)
+                held_out = None
+            fit_time = time.perf_counter() - start
+            held_out = fold.held_out(model) if held_out is None else held_out
+        return FoldOutcome(model=model, held_out=held_out, metrics=held_out.metrics(seed), train_metrics={},
+                           fit_time=fit_time, score_time=time.perf_counter() - start - fit_time)
 
     def _count_epochs(self, model, i, fold, prepared):
         from nbml.tuning.pruning import EpochReporter
