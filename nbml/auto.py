@@ -2,7 +2,7 @@
 
 Orchestration over the one core path: every family's pipeline comes from ``nbml.prepare``,
 every trial is K-fold CV on train+val (or one holdout fold of it on data large for the budget)
-through the fold engine (``nbml.folds.run_fold``), the
+through the search's trial (``nbml.tuning.trial.evaluate_config``, over the fold engine's folds), the
 configurations come from the families' default spaces through Optuna's TPE (ask/tell, one
 study per family) and every trial goes to the store. The test rows are never touched.
 

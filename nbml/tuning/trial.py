@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import warnings
+from dataclasses import replace
 
 import numpy as np
 
@@ -53,7 +54,8 @@ def evaluate_config(pipeline, params, folds, metric, seed, greater=True, report=
             if score is None or not math.isfinite(score):
                 raise ValueError(f"{metric} is undefined on fold {i + 1} (NaN)")
             scores.append(score)
-            outcomes.append(outcome)
+            # the fitted model and predictions are kept only when the caller wants out-of-fold predictions
+            outcomes.append(outcome if rows is not None else replace(outcome, model=None, held_out=None))
             left = len(folds) - i - 1
             if report is not None and epoch_key is None and iterate is None and left:
                 report(i, float(np.mean(scores)))
