@@ -21,14 +21,19 @@ def cancer_split(cancer):
     yield split
 
 
-@pytest.fixture(scope="module")
-def noisy():
+def _noisy_frame(rows, features, informative, seed):
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(n_samples=600, n_features=12, n_informative=6, flip_y=0.1, random_state=3)
-    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(12)])
+    X, y = make_classification(n_samples=rows, n_features=features, n_informative=informative, flip_y=0.1,
+                               random_state=seed)
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(features)])
     df["y"] = y
     return df
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    return _noisy_frame(600, 12, 6, 3)
 
 
 def test_a_short_budget_is_kept_and_gives_an_out_of_fold_result(cancer_split):
@@ -318,12 +323,7 @@ def test_the_ensemble_chosen_at_the_end_drops_its_dearest_members_until_its_refi
 
 @pytest.fixture(scope="module")
 def wide():
-    from sklearn.datasets import make_classification
-
-    X, y = make_classification(n_samples=12_000, n_features=20, n_informative=8, flip_y=0.1, random_state=5)
-    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(20)])
-    df["y"] = y
-    return df
+    return _noisy_frame(12_000, 20, 8, 5)
 
 
 def test_a_family_whose_first_trial_would_take_over_a_tenth_of_the_budget_is_skipped(wide):
