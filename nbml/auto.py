@@ -9,16 +9,18 @@ study per family) and every trial goes to the store. The test rows are never tou
 How the budget is spent (measured in ``benchmarks/automl_vs_peers.py``):
 
 1. each family's default configuration, cheapest families first (FLAML's "cheap first"); a
-   family whose estimated cost would not fit the time left is skipped, and says so;
+   family whose estimated cost would not fit the time left, or would take over a tenth of the
+   budget once another family has a score, is skipped, and says so;
 2. then rounds among the promising families (the top third, at least three): the family with
    the least time spent × rank gets the next trial, so the leader gets about twice the time of
    the second and three times that of the third (successive halving across families, softly);
    a trial whose running score after a fold is worse than the family's median at that fold
-   is pruned, and a trial that would end past the budget is cut between folds;
+   is pruned, and a trial that would end past the budget is cut (between folds, or mid-fit
+   through the boosting libraries' callbacks) early enough for its own refit to fit after it;
 3. Caruana's greedy ensemble selection (with replacement) over the best trials' out-of-fold
    predictions; kept only when it beats the best single trial out-of-fold;
-4. the best model and the ensemble's members are refit once on train+val, inside the budget
-   (time for it is kept back from the search).
+4. the best model whose refit fits the time left and the ensemble's members are refit once on
+   train+val, inside the budget (time for it is kept back from the search).
 """
 from __future__ import annotations
 
