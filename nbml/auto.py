@@ -730,8 +730,8 @@ def _finish(run, ensemble: bool):
     # the best trial whose refit is expected to end in the time left (the better ones, if any,
     # would end the run past its budget); the best of all when none would
     left = run.left()
-    best = next((r for r in run.kept if run.refit_cost(r) <= left), run.kept[0])
-    too_dear = run.kept[:run.kept.index(best)]
+    at = next((i for i, r in enumerate(run.kept) if run.refit_cost(r) <= left), 0)
+    best, too_dear = run.kept[at], run.kept[:at]
     members, counts, score = [best], np.array([1]), best["score"]
     candidates = [r for r in usable(run) if not any(r is d for d in too_dear)]
     if ensemble and len(candidates) > 1:
